@@ -1,0 +1,165 @@
+"""One typed error tree, rendered in the OpenAI error format at the HTTP edge.
+
+Every layer raises one of these (providers translate vendor failures into them with
+``raise ... from exc``); ``GatewayError.to_body`` is the only place the wire shape is built.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "GatewayError",
+    "InvalidRequest",
+    "AuthenticationError",
+    "PermissionDenied",
+    "PolicyBlocked",
+    "NoEligibleDeployment",
+    "NotFound",
+    "PayloadTooLarge",
+    "ContextLengthExceeded",
+    "RateLimited",
+    "BudgetExceeded",
+    "Overloaded",
+    "UpstreamError",
+    "UpstreamTimeout",
+    "UpstreamConnectError",
+    "UpstreamHTTPError",
+    "UpstreamRejected",
+    "UpstreamRateLimited",
+]
+
+
+class GatewayError(Exception):
+    status: int = 500
+    type: str = "server_error"
+    code: str | None = None
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        param: str | None = None,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        if code is not None:
+            self.code = code
+        self.headers = headers or {}
+        self.details = details
+
+    def to_body(self) -> dict[str, Any]:
+        error: dict[str, Any] = {
+            "message": self.message,
+            "type": self.type,
+            "param": self.param,
+            "code": self.code,
+        }
+        if self.details:
+            error["details"] = self.details
+        return {"error": error}
+
+
+class InvalidRequest(GatewayError):
+    status = 400
+    type = "invalid_request_error"
+
+
+class ContextLengthExceeded(InvalidRequest):
+    code = "context_length_exceeded"
+
+
+class PayloadTooLarge(InvalidRequest):
+    status = 413
+    code = "request_too_large"
+
+
+class AuthenticationError(GatewayError):
+    status = 401
+    type = "authentication_error"
+    code = "invalid_api_key"
+
+
+class PermissionDenied(GatewayError):
+    status = 403
+    type = "permission_error"
+
+
+class PolicyBlocked(PermissionDenied):
+    code = "personal_data_blocked"
+
+
+class NoEligibleDeployment(PermissionDenied):
+    code = "no_eligible_deployment"
+
+
+class NotFound(GatewayError):
+    status = 404
+    type = "invalid_request_error"
+    code = "model_not_found"
+
+
+class RateLimited(GatewayError):
+    status = 429
+    type = "rate_limit_error"
+    code = "rate_limit_exceeded"
+
+
+class BudgetExceeded(GatewayError):
+    status = 429
+    type = "insufficient_quota"
+    code = "budget_exceeded"
+
+
+class Overloaded(GatewayError):
+    status = 503
+    type = "server_error"
+    code = "overloaded"
+
+
+class UpstreamError(GatewayError):
+    """A deployment failed. ``retryable`` decides whether a fallback may be tried."""
+
+    status = 502
+    type = "upstream_error"
+    code = "upstream_error"
+    retryable = True
+
+    def __init__(self, message: str, *, deployment: str, upstream_status: int | None = None, **kw: Any):
+        super().__init__(message, **kw)
+        self.deployment = deployment
+        self.upstream_status = upstream_status
+
+
+class UpstreamTimeout(UpstreamError):
+    status = 504
+    code = "upstream_timeout"
+
+
+class UpstreamConnectError(UpstreamError):
+    code = "upstream_unreachable"
+
+
+class UpstreamHTTPError(UpstreamError):
+    """5xx or otherwise unusable answer from the upstream."""
+
+
+class UpstreamRateLimited(UpstreamError):
+    code = "upstream_rate_limited"
+
+    def __init__(self, message: str, *, deployment: str, retry_after: float | None = None, **kw: Any):
+        super().__init__(message, deployment=deployment, upstream_status=429, **kw)
+        self.retry_after = retry_after
+
+
+class UpstreamRejected(UpstreamError):
+    """A 4xx the upstream blames on the request itself: never retried, surfaced as 400."""
+
+    status = 400
+    type = "invalid_request_error"
+    code = "upstream_rejected_request"
+    retryable = False

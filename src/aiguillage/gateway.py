@@ -1,0 +1,127 @@
+"""The gateway: long-lived parts (catalog, providers, keys, writer) built once per process.
+
+``Gateway`` owns the resources; the request path itself lives in ``aiguillage.pipeline``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from typing import Any
+
+import aiohttp
+
+from aiguillage.config import Deployment, Settings, TenantPolicy
+from aiguillage.keys import KeyCache, KeyInfo, KeyStore, hash_key
+from aiguillage.providers.base import Provider, load_provider_class
+from aiguillage.routing.base import CheapestRouter, Router
+from aiguillage.store.db import Database
+from aiguillage.store.writer import GroupCommitWriter, Sink
+from aiguillage.call import Caller
+
+log = logging.getLogger(__name__)
+
+
+class Gateway:
+    def __init__(self, settings: Settings, db: Database | None = None) -> None:
+        self.settings = settings
+        self.db = db or Database.for_settings(settings)
+        self.http: aiohttp.ClientSession | None = None
+        self.providers: dict[str, Provider] = {}
+        self.provider_classes: dict[str, type[Provider]] = {
+            d.id: load_provider_class(d.provider) for d in settings.models
+        }
+        self.jurisdictions = {d.id: self.provider_classes[d.id].jurisdiction_of(d) for d in settings.models}
+        self.capabilities = {d.id: self.provider_classes[d.id].effective_capabilities(d) for d in settings.models}
+        self.keys = KeyCache(KeyStore(self.db))
+        self.sinks: list[Sink] = []
+        self.writer: GroupCommitWriter | None = None
+        self.caller: Caller | None = None
+        self._routers: dict[int, Router] = {}
+        self.ready = False
+        self.started_at = time.time()
+        self.audit: Any = None
+        self.accounting: Any = None
+        self.inspector: Any = None
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    async def start(self) -> None:
+        self.db.migrate()
+        self.keys.start()
+        connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, keepalive_timeout=30, ttl_dns_cache=300)
+        self.http = aiohttp.ClientSession(connector=connector, auto_decompress=True, trust_env=False)
+        self._build_extensions()
+        self.writer = GroupCommitWriter(self.db, self.sinks)
+        self.writer.start()
+        for d in self.settings.models:
+            self.providers[d.id] = self.provider_classes[d.id](d, self.http, self.settings.resilience.timeouts)
+        await asyncio.gather(*(p.start() for p in self.providers.values()))
+        self.caller = Caller(self.providers, self.settings.resilience, self._health())
+        self.ready = True
+
+    def _build_extensions(self) -> None:
+        """Audit log, accounting and inspection, each from its own package."""
+        from aiguillage.extensions import build_extensions
+
+        build_extensions(self)
+
+    def _health(self) -> Any:
+        return getattr(self, "health", None)
+
+    async def close(self) -> None:
+        self.ready = False
+        for p in self.providers.values():
+            await p.close()
+        if self.http is not None:
+            await self.http.close()
+        if self.writer is not None:
+            await asyncio.to_thread(self.writer.close)
+        if self.audit is not None and hasattr(self.audit, "checkpoint"):
+            await asyncio.to_thread(self.audit.checkpoint)
+        self.keys.stop()
+        self.db.dispose()
+
+    # -- lookups used by the request path -----------------------------------------------------
+    async def authenticate(self, key: str | None) -> KeyInfo | None:
+        if not key:
+            return None
+        h = hash_key(key)
+        info = self.keys.get_cached(h)
+        if info is None:
+            info = await asyncio.to_thread(self.keys.lookup_slow, h)
+        if info is None or not info.valid(time.time()):
+            return None
+        return info
+
+    def policy(self, tenant: str) -> TenantPolicy:
+        return self.settings.policy_for(tenant)
+
+    def router_for(self, policy: TenantPolicy) -> Router:
+        key = id(policy.router)
+        router = self._routers.get(key)
+        if router is None:
+            router = self._build_router(policy)
+            self._routers[key] = router
+        return router
+
+    def _build_router(self, policy: TenantPolicy) -> Router:
+        if policy.router.strategy == "cheapest":
+            return CheapestRouter()
+        from aiguillage.routing import build_router
+
+        return build_router(policy.router, list(self.settings.models))
+
+    def jurisdiction_of(self, d: Deployment) -> str:
+        return self.jurisdictions[d.id]
+
+    def capabilities_of(self, d: Deployment) -> frozenset[str]:
+        return self.capabilities[d.id]
+
+    def provider_kind(self, d: Deployment) -> str:
+        return d.provider
+
+
+def worker_count(requested: int | None) -> int:
+    return requested or os.cpu_count() or 1

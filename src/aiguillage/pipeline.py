@@ -1,0 +1,338 @@
+"""The request path for chat completions: inspect → policy → route → call → record.
+
+Each step reads and extends the request's Decision. The answer is released only after the
+decision's record is durably committed (for a stream: before its final event).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import orjson
+
+from aiguillage import metrics
+from aiguillage.api.validate import ChatRequest
+from aiguillage.call import answer_text
+from aiguillage.config import TIER_RANK, Deployment
+from aiguillage.decision import Decision, decimal_str
+from aiguillage.errors import GatewayError, UpstreamError
+from aiguillage.gateway import Gateway
+from aiguillage.keys import KeyInfo
+from aiguillage.policy import PiiVerdict, eligibility, pii_verdict, raise_if_none, requested_candidates
+from aiguillage.routing.base import Ranking, RouteInput
+from aiguillage.tokens import count_tokens
+
+
+def cost_of(d: Deployment, prompt_tokens: int, completion_tokens: int) -> Decimal:
+    p = d.price_eur_per_mtok
+    return (p.input * prompt_tokens + p.output * completion_tokens) / Decimal(1_000_000)
+
+
+@dataclass(slots=True)
+class Prepared:
+    """What the steps before the call decided."""
+
+    decision: Decision
+    ranking: Ranking
+    eligible: list[Deployment]
+    verdict: PiiVerdict
+    t0: float
+    deadline: float
+    transform: Any = None  # pseudonymisation for deployments outside on_prem (aiguillage.inspect)
+    admission: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class ChatResult:
+    decision: Decision
+    headers: dict[str, str]
+    body: dict[str, Any] | None = None
+    stream: AsyncIterator[bytes] | None = None
+
+
+class ChatPipeline:
+    def __init__(self, gw: Gateway) -> None:
+        self.gw = gw
+
+    # -- steps ---------------------------------------------------------------------------------
+    def _inspect(self, req: ChatRequest, decision: Decision, policy: Any) -> tuple[str | None, dict[str, int], Any]:
+        if self.gw.inspector is None:
+            return None, {}, None
+        return self.gw.inspector.inspect(req, decision, policy)
+
+    async def prepare(self, key: KeyInfo, req: ChatRequest, request_id: str, endpoint: str,
+                      subject: str | None, deadline_s: float | None) -> Prepared:
+        t0 = time.perf_counter()
+        gw = self.gw
+        decision = Decision(
+            request_id=request_id, tenant=key.tenant, key_id=key.key_id, endpoint=endpoint,
+            requested_model=req.model, stream=req.stream, subject_id=subject or key.tenant,
+        )
+        policy = gw.policy(key.tenant)
+        try:
+            language, counts, transform = self._inspect(req, decision, policy)
+            verdict = pii_verdict(policy, counts)
+            decision.policy["action"] = verdict.action
+            candidates = requested_candidates(gw.settings, req.model)
+            admission = None
+            allowed_tiers = None
+            budget_reason = ""
+            if gw.accounting is not None:
+                admission = await gw.accounting.admit(
+                    key.tenant, key.key_id, policy, req.prompt_tokens, req.max_output_tokens, candidates)
+                allowed_tiers = getattr(admission, "allowed_tiers", None)
+                budget_reason = getattr(admission, "reason", "") or ""
+            health = getattr(gw, "health", None)
+            cands, eligible = eligibility(
+                candidates, policy=policy, jurisdiction_of=gw.jurisdiction_of, capabilities_of=gw.capabilities_of,
+                needs=req.needs, prompt_tokens=req.prompt_tokens, language=language, pii=verdict,
+                allowed_tiers=allowed_tiers, budget_reason=budget_reason,
+                unavailable=health.unavailable if health is not None else (lambda d: None),
+            )
+            decision.candidates = cands
+            if not eligible and admission is not None:
+                await gw.accounting.settle(admission, Decimal(0), 0)
+            raise_if_none(cands, eligible)
+            router = gw.router_for(policy)
+            ranking = router.rank(
+                RouteInput(req.prompt_text, req.prompt_tokens, req.max_output_tokens, language), eligible)
+            decision.router = {"strategy": ranking.strategy, "version": ranking.version, "reason": ranking.reason,
+                               "details": ranking.details}
+            largest = max(eligible, key=lambda d: (TIER_RANK[d.tier], d.price_eur_per_mtok.output,
+                                                   d.price_eur_per_mtok.input))
+            decision.counterfactual_deployment = largest.id
+        except GatewayError as exc:
+            decision.status = exc.status
+            decision.error_code = exc.code
+            await self.record(decision, t0, 0.0)
+            raise
+        deadline = time.monotonic() + (deadline_s or gw.settings.resilience.deadline_s)
+        headers = dict(getattr(admission, "headers", None) or {})
+        return Prepared(decision, ranking, eligible, verdict, t0, deadline, transform, admission, headers)
+
+    def _body_for(self, req: ChatRequest, prep: Prepared) -> Any:
+        def body_for(d: Deployment) -> dict[str, Any]:
+            messages = None
+            if prep.transform is not None and self.gw.jurisdiction_of(d) != "on_prem":
+                messages = prep.transform.redact_messages(req.messages)
+            return req.upstream_body(d.model or d.id, messages)
+
+        return body_for
+
+    def _finish(self, prep: Prepared, dep: Deployment, usage: dict[str, Any] | None, answer: str,
+                req: ChatRequest) -> None:
+        d = prep.decision
+        d.chosen = dep
+        d.chosen_provider = dep.provider
+        d.chosen_jurisdiction = self.gw.jurisdiction_of(dep)
+        pt = int((usage or {}).get("prompt_tokens") or req.prompt_tokens)
+        ct = int((usage or {}).get("completion_tokens") or count_tokens(answer))
+        d.prompt_tokens, d.completion_tokens = pt, ct
+        d.cost_eur = cost_of(dep, pt, ct)
+        largest = self.gw.settings.deployment(d.counterfactual_deployment or dep.id) or dep
+        d.counterfactual_cost_eur = cost_of(largest, pt, ct)
+        if self.gw.audit is not None:
+            d.prompt_hmac = self.gw.audit.hmac(req.prompt_text)
+            d.answer_hmac = self.gw.audit.hmac(answer)
+            if self.gw.policy(d.tenant).store_content:
+                d.content = {"prompt": req.prompt_text, "answer": answer}
+
+    async def record(self, decision: Decision, t0: float, upstream_s: float) -> None:
+        now = time.perf_counter()
+        decision.answered_at = time.time()
+        decision.latency_ms = (now - t0) * 1000
+        decision.overhead_ms = max(0.0, decision.latency_ms - upstream_s * 1000)
+        dep_id = decision.chosen.id if decision.chosen else "none"
+        metrics.REQUESTS.labels(decision.tenant, dep_id, str(decision.status)).inc()
+        if decision.chosen is not None:
+            metrics.ROUTED.labels(decision.router.get("strategy", "?"), dep_id).inc()
+            metrics.TOKENS.labels(decision.tenant, dep_id, "prompt").inc(decision.prompt_tokens)
+            metrics.TOKENS.labels(decision.tenant, dep_id, "completion").inc(decision.completion_tokens)
+            metrics.COST.labels(decision.tenant, dep_id).inc(float(decision.cost_eur))
+            metrics.LATENCY.labels(dep_id).observe(decision.latency_ms / 1000)
+        writer = self.gw.writer
+        if writer is not None:
+            await writer.submit(decision.to_record())
+
+    async def _settle(self, prep: Prepared) -> None:
+        if prep.admission is not None:
+            d = prep.decision
+            await self.gw.accounting.settle(prep.admission, d.cost_eur, d.prompt_tokens + d.completion_tokens)
+
+    def headers(self, prep: Prepared, overhead_ms: float) -> dict[str, str]:
+        d = prep.decision
+        h = {
+            "x-aiguillage-model": d.chosen.id if d.chosen else "",
+            "x-aiguillage-decision": d.decision_id,
+            "x-aiguillage-cost-eur": decimal_str(d.cost_eur),
+            "x-aiguillage-overhead-ms": f"{overhead_ms:.3f}",
+            "x-aiguillage-pii": _pii_header(d),
+            **prep.headers,
+        }
+        return h
+
+    # -- the two shapes of answer -------------------------------------------------------------
+    async def complete(self, req: ChatRequest, prep: Prepared) -> ChatResult:
+        caller = self.gw.caller
+        assert caller is not None
+        d = prep.decision
+        try:
+            dep, resp, upstream_s = await caller.complete(
+                prep.ranking.order, self._body_for(req, prep), d, prep.deadline,
+                prep.ranking.verifier, req.prompt_text)
+        except GatewayError as exc:
+            d.status, d.error_code = exc.status, exc.code
+            await self._settle(prep)
+            await self.record(d, prep.t0, sum(a.latency_ms for a in d.attempts) / 1000)
+            raise
+        if prep.transform is not None and self.gw.jurisdiction_of(dep) != "on_prem":
+            prep.transform.restore_response(resp)
+        self._finish(prep, dep, resp.get("usage"), answer_text(resp), req)
+        _mark_ai_generated(resp, d)
+        await self._settle(prep)
+        overhead_ms = (time.perf_counter() - prep.t0 - upstream_s) * 1000
+        await self.record(d, prep.t0, upstream_s)
+        metrics.OVERHEAD.observe(overhead_ms / 1000)
+        return ChatResult(d, self.headers(prep, overhead_ms), body=resp)
+
+    async def open_stream(self, req: ChatRequest, prep: Prepared) -> tuple[Any, float, Deployment]:
+        caller = self.gw.caller
+        assert caller is not None
+        d = prep.decision
+        try:
+            opened = await caller.open_stream(prep.ranking.order, self._body_for(req, prep), d, prep.deadline)
+        except GatewayError as exc:
+            d.status, d.error_code = exc.status, exc.code
+            await self._settle(prep)
+            await self.record(d, prep.t0, sum(a.latency_ms for a in d.attempts) / 1000)
+            raise
+        return opened, opened.upstream_s, opened.deployment
+
+
+    async def stream_events(self, req: ChatRequest, prep: Prepared, opened: Any) -> AsyncIterator[bytes]:
+        """SSE bytes for the client. The record is committed before the final ``[DONE]``.
+
+        Consumed to the end even if the client has gone, so the final usage is still charged.
+        """
+        d = prep.decision
+        dep: Deployment = opened.deployment
+        restorer = None
+        if prep.transform is not None and self.gw.jurisdiction_of(dep) != "on_prem":
+            restorer = prep.transform.stream_restorer()
+        parts: list[str] = []
+        usage: dict[str, Any] | None = None
+        last_meta: dict[str, Any] = {}
+        upstream_s = opened.upstream_s
+        error: GatewayError | None = None
+        chunk: dict[str, Any] | None = opened.first
+        it = opened.rest.__aiter__()
+        while chunk is not None:
+            if chunk.get("usage"):
+                usage = chunk["usage"]
+            last_meta = {k: chunk[k] for k in ("id", "created", "model") if k in chunk}
+            out = _client_chunk(chunk, req.include_usage, parts, restorer)
+            if out is not None:
+                yield b"data: " + _dumps(out) + b"\n\n"
+            t = time.perf_counter()
+            try:
+                chunk = await it.__anext__()
+            except StopAsyncIteration:
+                chunk = None
+            except GatewayError as exc:
+                error, chunk = exc, None
+            upstream_s += time.perf_counter() - t
+        if restorer is not None:
+            tail = restorer.flush()
+            if tail:
+                parts.append(tail)
+                yield b"data: " + _dumps(_content_chunk(last_meta, tail)) + b"\n\n"
+        answer = "".join(parts)
+        self._finish(prep, dep, usage, answer, req)
+        if error is not None:
+            d.status, d.error_code = 502, "upstream_failed_mid_stream"
+            if isinstance(error, UpstreamError):
+                d.attempts[-1].outcome = "error"
+                d.attempts[-1].error = f"{error.code}: {error}"
+        await self._settle(prep)
+        await self.record(d, prep.t0, upstream_s)
+        if error is not None:
+            yield b"data: " + _dumps(error.to_body()) + b"\n\n"
+        elif req.include_usage:
+            u = {"prompt_tokens": d.prompt_tokens, "completion_tokens": d.completion_tokens,
+                 "total_tokens": d.prompt_tokens + d.completion_tokens}
+            final = {**last_meta, "object": "chat.completion.chunk", "choices": [], "usage": u,
+                     "aiguillage": {"ai_generated": True, "decision_id": d.decision_id,
+                                    "cost_eur": decimal_str(d.cost_eur)}}
+            yield b"data: " + _dumps(final) + b"\n\n"
+        yield b"data: [DONE]\n\n"
+
+    async def replay_as_stream(self, req: ChatRequest, result: ChatResult) -> AsyncIterator[bytes]:
+        """A completed answer (e.g. verified by the cascade) sent in the streaming wire format."""
+        resp = result.body or {}
+        meta = {"id": resp.get("id", ""), "created": resp.get("created", int(time.time())),
+                "model": resp.get("model", "")}
+        choice = (resp.get("choices") or [{}])[0]
+        msg = choice.get("message") or {}
+        delta: dict[str, Any] = {"role": "assistant", "content": msg.get("content") or ""}
+        if msg.get("tool_calls"):
+            delta["tool_calls"] = [{**tc, "index": i} for i, tc in enumerate(msg["tool_calls"])]
+        first = {**meta, "object": "chat.completion.chunk",
+                 "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
+        yield b"data: " + _dumps(first) + b"\n\n"
+        last = {**meta, "object": "chat.completion.chunk",
+                "choices": [{"index": 0, "delta": {}, "finish_reason": choice.get("finish_reason", "stop")}]}
+        yield b"data: " + _dumps(last) + b"\n\n"
+        if req.include_usage:
+            yield b"data: " + _dumps({**meta, "object": "chat.completion.chunk", "choices": [],
+                                       "usage": resp.get("usage")}) + b"\n\n"
+        yield b"data: [DONE]\n\n"
+
+
+def _dumps(obj: Any) -> bytes:
+    return orjson.dumps(obj)
+
+
+def _content_chunk(meta: dict[str, Any], text: str) -> dict[str, Any]:
+    return {**meta, "object": "chat.completion.chunk",
+            "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": None}]}
+
+
+def _client_chunk(chunk: dict[str, Any], include_usage: bool, parts: list[str], restorer: Any) -> dict[str, Any] | None:
+    """The chunk as the client should see it; None to hold it back (the usage-only chunk)."""
+    choices = chunk.get("choices") or []
+    if not choices:
+        return None  # usage-only chunk: re-sent after the record is committed, if asked for
+    if "usage" in chunk and not (include_usage and chunk["usage"]):
+        chunk = {k: v for k, v in chunk.items() if k != "usage"}
+    delta = choices[0].get("delta") or {}
+    text = delta.get("content")
+    if isinstance(text, str) and text:
+        if restorer is not None:
+            text = restorer.feed(text)
+            chunk = {**chunk, "choices": [{**choices[0], "delta": {**delta, "content": text}}, *choices[1:]]}
+        parts.append(text)
+    return chunk
+
+
+def _pii_header(d: Decision) -> str:
+    counts = d.policy.get("personal_data") or {}
+    found = ",".join(f"{t}={n}" for t, n in sorted(counts.items())) or "none"
+    return f"inspection={d.policy.get('inspection', 'none')}; found={found}; action={d.policy.get('action', 'none')}"
+
+
+def _mark_ai_generated(resp: dict[str, Any], d: Decision) -> None:
+    # EU AI Act Art. 50: the answer says in machine-readable metadata that it is AI-generated.
+    resp["aiguillage"] = {"ai_generated": True, "decision_id": d.decision_id,
+                          "deployment": d.chosen.id if d.chosen else None}
+
+
+def upstream_seconds(d: Decision) -> float:
+    return sum(a.latency_ms for a in d.attempts) / 1000
+
+
+__all__ = ["ChatPipeline", "ChatResult", "Prepared", "cost_of", "UpstreamError"]

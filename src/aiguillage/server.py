@@ -1,0 +1,48 @@
+"""Running the ASGI app under granian, one process per worker.
+
+Workers share nothing in memory: keys, the audit log and the ledger live in the store, and
+counters in Redis when configured, so N workers behave like N replicas.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from pathlib import Path
+
+from aiguillage.config import load_settings
+
+ENV_CONFIG = "AIGUILLAGE_CONFIG"
+
+
+def app_factory():  # type: ignore[no-untyped-def]
+    """Called by granian in each worker process."""
+    from aiguillage.api.app import create_app
+
+    logging.basicConfig(level=os.environ.get("AIGUILLAGE_LOG_LEVEL", "WARNING"))
+    return create_app(load_settings(os.environ.get(ENV_CONFIG) or None))
+
+
+def serve(host: str, port: int, workers: int, config: Path | None) -> None:
+    from granian import Granian
+    from granian.constants import Interfaces, Loops
+
+    if config is not None:
+        os.environ[ENV_CONFIG] = str(config.resolve())
+    else:
+        os.environ.pop(ENV_CONFIG, None)
+    os.environ["AIGUILLAGE_WORKERS"] = str(workers)
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="aiguillage-metrics-")
+    Granian(
+        target="aiguillage.server:app_factory",
+        factory=True,
+        address=host,
+        port=port,
+        interface=Interfaces.ASGI,
+        workers=workers,
+        loop=Loops.uvloop,
+        log_enabled=False,
+        backpressure=1024,
+    ).serve()

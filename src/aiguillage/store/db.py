@@ -1,0 +1,119 @@
+"""The database: SQLite in the embedded default, PostgreSQL when ``database_url`` is set.
+
+Every area declares its tables on its own ``sqlalchemy.MetaData`` and registers it with
+``register_schema``; ``Database.migrate`` creates what is missing and records each schema's
+version in ``schema_versions``, so SQLite/PostgreSQL differences stay inside this module.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from aiguillage.config import Settings, home_dir
+
+__all__ = ["Database", "register_schema", "database_url_for", "SchemaSpec"]
+
+
+@dataclass(frozen=True)
+class SchemaSpec:
+    name: str
+    version: int
+    metadata: sa.MetaData
+
+
+_SCHEMAS: dict[str, SchemaSpec] = {}
+_versions = sa.MetaData()
+schema_versions = sa.Table(
+    "schema_versions",
+    _versions,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False),
+)
+
+
+def register_schema(name: str, version: int, metadata: sa.MetaData) -> None:
+    _SCHEMAS[name] = SchemaSpec(name, version, metadata)
+
+
+def database_url_for(settings: Settings | None) -> str:
+    if settings is not None and settings.database_url:
+        return settings.database_url
+    home = home_dir()
+    home.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{home / 'aiguillage.db'}"
+
+
+def _sqlite_pragmas(dbapi_conn: object, _record: object) -> None:
+    cur = dbapi_conn.cursor()  # type: ignore[attr-defined]
+    # WAL lets readers (key refresh, decision lookups) run while the writer commits;
+    # synchronous=FULL makes each commit durable before a request is acknowledged.
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=FULL")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+class Database:
+    """A SQLAlchemy engine plus the migration step. Safe to share across threads."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        if url.startswith("postgresql://"):
+            url = "postgresql+psycopg://" + url[len("postgresql://"):]
+        self.is_sqlite = url.startswith("sqlite")
+        if self.is_sqlite:
+            path = url.split("///", 1)[-1]
+            if path and path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            self.engine: Engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        else:
+            self.engine = sa.create_engine(url, pool_size=4, max_overflow=4, pool_pre_ping=True)
+        self._migrated = False
+        self._lock = threading.Lock()
+
+    @classmethod
+    def for_settings(cls, settings: Settings | None) -> Database:
+        return cls(database_url_for(settings))
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def migrate(self) -> None:
+        """Create missing tables for every registered schema. Idempotent, safe across replicas."""
+        with self._lock:
+            if self._migrated:
+                return
+            # Import the areas so their schemas are registered before we create tables.
+            from aiguillage.store import schemas  # noqa: F401
+
+            with self.engine.begin() as conn:
+                if not self.is_sqlite:
+                    # Replicas starting together must not race on CREATE TABLE.
+                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(7263551)"))
+                _versions.create_all(conn)
+                for spec in _SCHEMAS.values():
+                    spec.metadata.create_all(conn)
+                    row = conn.execute(
+                        sa.select(schema_versions.c.version).where(schema_versions.c.name == spec.name)
+                    ).first()
+                    if row is None:
+                        conn.execute(schema_versions.insert().values(name=spec.name, version=spec.version))
+                    elif row[0] != spec.version:
+                        conn.execute(
+                            schema_versions.update()
+                            .where(schema_versions.c.name == spec.name)
+                            .values(version=spec.version)
+                        )
+            self._migrated = True
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,38 @@
+"""Token estimates for when an upstream reports no usage, and for context-window checks.
+
+No tokenizer is downloaded at run time, so counts are estimates: about four characters per
+token for European languages, which is what BPE vocabularies of current models give on prose.
+Upstream-reported usage always wins for billing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+CHARS_PER_TOKEN = 4
+MESSAGE_OVERHEAD = 4  # role and separators per chat message
+
+
+def count_tokens(text: str) -> int:
+    return (len(text) + CHARS_PER_TOKEN - 1) // CHARS_PER_TOKEN
+
+
+def content_text(content: Any) -> str:
+    """Text of an OpenAI message ``content``: a string or a list of typed parts."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(
+            p.get("text", "") for p in content if isinstance(p, dict) and isinstance(p.get("text"), str)
+        )
+    return ""
+
+
+def messages_text(messages: list[Any]) -> str:
+    return "\n".join(content_text(m.get("content")) for m in messages if isinstance(m, dict))
+
+
+def estimate_prompt_tokens(messages: list[Any]) -> int:
+    return count_tokens(messages_text(messages)) + MESSAGE_OVERHEAD * len(messages)
