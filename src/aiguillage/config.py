@@ -132,6 +132,8 @@ class TenantPolicy(_Strict):
     # Per entity type (e.g. NATIONAL_ID, IBAN, HEALTH) an action stricter than the default.
     personal_data_overrides: dict[str, PiiAction] = Field(default_factory=dict)
     store_content: bool = False
+    # Keep prompt, answer and verdicts on premises to train the router on this tenant's own traffic.
+    collect_outcomes: bool = False
     router: RouterSpec = RouterSpec()
     budgets: list[Budget] = Field(default_factory=list)
     rate_limit: RateLimit | None = None
@@ -234,20 +236,21 @@ def _expand(value: Any, missing: list[str]) -> Any:
     return value
 
 
+def _dotted(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for key in loc:
+        out += f"[{key}]" if isinstance(key, int) else (f".{key}" if out else str(key))
+    return out
+
+
 def _locate(raw: dict[str, Any], loc: tuple[Any, ...]) -> str:
-    parts: list[str] = []
-    node: Any = raw
-    for i, key in enumerate(loc):
-        if isinstance(key, int):
-            parts[-1] += f"[{key}]"
-            item = node[key] if isinstance(node, list) and key < len(node) else None
-            if isinstance(item, dict) and "id" in item and i == 1:
-                parts[-1] += f" (id={item['id']})"
-            node = item
-        else:
-            parts.append(str(key))
-            node = node.get(key) if isinstance(node, dict) else None
-    return ".".join(parts)
+    """'models[1] (id=mistral-large): price_eur_per_mtok.input' for a pydantic error location."""
+    if len(loc) >= 2 and loc[0] == "models" and isinstance(loc[1], int):
+        models = raw.get("models")
+        item = models[loc[1]] if isinstance(models, list) and loc[1] < len(models) else None
+        entry = f"models[{loc[1]}]" + (f" (id={item['id']})" if isinstance(item, dict) and "id" in item else "")
+        return f"{entry}: {_dotted(loc[2:])}" if len(loc) > 2 else entry
+    return _dotted(loc)
 
 
 def parse_settings(raw: Any, source: str) -> Settings:

@@ -20,6 +20,8 @@ from aiguillage.routing.base import CheapestRouter, Router
 from aiguillage.store.db import Database
 from aiguillage.store.writer import GroupCommitWriter, Sink
 from aiguillage.call import Caller
+from aiguillage.outcomes import Outcomes
+from aiguillage.sovereignty import Inspector
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +46,8 @@ class Gateway:
         self.started_at = time.time()
         self.audit: Any = None
         self.accounting: Any = None
-        self.inspector: Any = None
+        self.inspector = Inspector(settings)
+        self.outcomes = Outcomes(self.db)
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def start(self) -> None:
@@ -57,7 +60,16 @@ class Gateway:
         self.writer.start()
         for d in self.settings.models:
             self.providers[d.id] = self.provider_classes[d.id](d, self.http, self.settings.resilience.timeouts)
-        await asyncio.gather(*(p.start() for p in self.providers.values()))
+        warm = [p.start() for p in self.providers.values()]
+        if self.inspector.needed_by_any(self.settings):
+            from aiguillage.inspect import warm_up
+
+            warm.append(asyncio.to_thread(warm_up))
+        await asyncio.gather(*warm)
+        from aiguillage.health import Health  # breakers, concurrency limits, active checks (per process)
+
+        self.health = Health(self.settings.resilience, list(self.settings.models), self.providers, self.http)
+        self.health.start()
         self.caller = Caller(self.providers, self.settings.resilience, self._health())
         self.ready = True
 

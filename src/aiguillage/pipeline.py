@@ -22,6 +22,7 @@ from aiguillage.decision import Decision, decimal_str
 from aiguillage.errors import GatewayError, UpstreamError
 from aiguillage.gateway import Gateway
 from aiguillage.keys import KeyInfo
+from aiguillage.outcomes import OUTCOME_KEY
 from aiguillage.policy import PiiVerdict, eligibility, pii_verdict, raise_if_none, requested_candidates
 from aiguillage.routing.base import Ranking, RouteInput
 from aiguillage.tokens import count_tokens
@@ -45,6 +46,7 @@ class Prepared:
     transform: Any = None  # pseudonymisation for deployments outside on_prem (aiguillage.inspect)
     admission: Any = None
     headers: dict[str, str] = field(default_factory=dict)
+    outcome: dict[str, str] | None = None  # the answer kept for router training (collect_outcomes)
 
 
 @dataclass(slots=True)
@@ -58,13 +60,9 @@ class ChatResult:
 class ChatPipeline:
     def __init__(self, gw: Gateway) -> None:
         self.gw = gw
+        self.shadow: Any = None  # aiguillage.shadow.Shadow, set when outcomes are collected
 
     # -- steps ---------------------------------------------------------------------------------
-    def _inspect(self, req: ChatRequest, decision: Decision, policy: Any) -> tuple[str | None, dict[str, int], Any]:
-        if self.gw.inspector is None:
-            return None, {}, None
-        return self.gw.inspector.inspect(req, decision, policy)
-
     async def prepare(self, key: KeyInfo, req: ChatRequest, request_id: str, endpoint: str,
                       subject: str | None, deadline_s: float | None) -> Prepared:
         t0 = time.perf_counter()
@@ -75,9 +73,11 @@ class ChatPipeline:
         )
         policy = gw.policy(key.tenant)
         try:
-            language, counts, transform = self._inspect(req, decision, policy)
-            verdict = pii_verdict(policy, counts)
+            language, found, context = gw.inspector.inspect(req, decision, policy)
+            verdict = pii_verdict(policy, decision.policy["personal_data"])
             decision.policy["action"] = verdict.action
+            metrics.POLICY.labels(key.tenant, verdict.action).inc()
+            transform = gw.inspector.transform(found, verdict.pseudonymize_types, language, context)
             candidates = requested_candidates(gw.settings, req.model)
             admission = None
             allowed_tiers = None
@@ -115,7 +115,7 @@ class ChatPipeline:
         headers = dict(getattr(admission, "headers", None) or {})
         return Prepared(decision, ranking, eligible, verdict, t0, deadline, transform, admission, headers)
 
-    def _body_for(self, req: ChatRequest, prep: Prepared) -> Any:
+    def body_for(self, req: ChatRequest, prep: Prepared) -> Any:
         def body_for(d: Deployment) -> dict[str, Any]:
             messages = None
             if prep.transform is not None and self.gw.jurisdiction_of(d) != "on_prem":
@@ -124,25 +124,36 @@ class ChatPipeline:
 
         return body_for
 
-    def _finish(self, prep: Prepared, dep: Deployment, usage: dict[str, Any] | None, answer: str,
-                req: ChatRequest) -> None:
-        d = prep.decision
+    def charge(self, d: Decision, dep: Deployment, usage: dict[str, Any] | None, answer: str,
+               prompt_tokens: int) -> None:
+        """Tokens and exact cost from the upstream's usage (counted when it gives none)."""
         d.chosen = dep
         d.chosen_provider = dep.provider
         d.chosen_jurisdiction = self.gw.jurisdiction_of(dep)
-        pt = int((usage or {}).get("prompt_tokens") or req.prompt_tokens)
+        pt = int((usage or {}).get("prompt_tokens") or prompt_tokens)
         ct = int((usage or {}).get("completion_tokens") or count_tokens(answer))
         d.prompt_tokens, d.completion_tokens = pt, ct
         d.cost_eur = cost_of(dep, pt, ct)
         largest = self.gw.settings.deployment(d.counterfactual_deployment or dep.id) or dep
         d.counterfactual_cost_eur = cost_of(largest, pt, ct)
+
+    def _finish(self, prep: Prepared, dep: Deployment, usage: dict[str, Any] | None, answer: str,
+                req: ChatRequest) -> None:
+        d = prep.decision
+        self.charge(d, dep, usage, answer, req.prompt_tokens)
+        policy = self.gw.policy(d.tenant)
         if self.gw.audit is not None:
             d.prompt_hmac = self.gw.audit.hmac(req.prompt_text)
             d.answer_hmac = self.gw.audit.hmac(answer)
-            if self.gw.policy(d.tenant).store_content:
+            if policy.store_content:
                 d.content = {"prompt": req.prompt_text, "answer": answer}
+        if policy.collect_outcomes:
+            prep.outcome = {"deployment": dep.id, "prompt": req.prompt_text, "response": answer}
+        if self.shadow is not None and d.status < 400:
+            self.shadow.maybe_launch(req, prep, dep, answer)
 
-    async def record(self, decision: Decision, t0: float, upstream_s: float) -> None:
+    async def record(self, decision: Decision, t0: float, upstream_s: float,
+                     outcome: dict[str, str] | None = None) -> None:
         now = time.perf_counter()
         decision.answered_at = time.time()
         decision.latency_ms = (now - t0) * 1000
@@ -157,7 +168,10 @@ class ChatPipeline:
             metrics.LATENCY.labels(dep_id).observe(decision.latency_ms / 1000)
         writer = self.gw.writer
         if writer is not None:
-            await writer.submit(decision.to_record())
+            record = decision.to_record()
+            if outcome is not None:
+                record[OUTCOME_KEY] = outcome
+            await writer.submit(record)
 
     async def _settle(self, prep: Prepared) -> None:
         if prep.admission is not None:
@@ -183,7 +197,7 @@ class ChatPipeline:
         d = prep.decision
         try:
             dep, resp, upstream_s = await caller.complete(
-                prep.ranking.order, self._body_for(req, prep), d, prep.deadline,
+                prep.ranking.order, self.body_for(req, prep), d, prep.deadline,
                 prep.ranking.verifier, req.prompt_text)
         except GatewayError as exc:
             d.status, d.error_code = exc.status, exc.code
@@ -196,7 +210,7 @@ class ChatPipeline:
         _mark_ai_generated(resp, d)
         await self._settle(prep)
         overhead_ms = (time.perf_counter() - prep.t0 - upstream_s) * 1000
-        await self.record(d, prep.t0, upstream_s)
+        await self.record(d, prep.t0, upstream_s, prep.outcome)
         metrics.OVERHEAD.observe(overhead_ms / 1000)
         return ChatResult(d, self.headers(prep, overhead_ms), body=resp)
 
@@ -205,7 +219,7 @@ class ChatPipeline:
         assert caller is not None
         d = prep.decision
         try:
-            opened = await caller.open_stream(prep.ranking.order, self._body_for(req, prep), d, prep.deadline)
+            opened = await caller.open_stream(prep.ranking.order, self.body_for(req, prep), d, prep.deadline)
         except GatewayError as exc:
             d.status, d.error_code = exc.status, exc.code
             await self._settle(prep)
@@ -259,7 +273,7 @@ class ChatPipeline:
                 d.attempts[-1].outcome = "error"
                 d.attempts[-1].error = f"{error.code}: {error}"
         await self._settle(prep)
-        await self.record(d, prep.t0, upstream_s)
+        await self.record(d, prep.t0, upstream_s, prep.outcome if error is None else None)
         if error is not None:
             yield b"data: " + _dumps(error.to_body()) + b"\n\n"
         elif req.include_usage:

@@ -20,7 +20,7 @@ def settings_or_exit(config: Path | None) -> Settings:
     try:
         return load_settings(config)
     except ConfigError as exc:
-        err_console.print(f"[red]config error[/red]\n{exc}", highlight=False)
+        typer.echo(f"config error:\n{exc}", err=True)
         raise typer.Exit(2) from None
 
 

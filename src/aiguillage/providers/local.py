@@ -86,9 +86,15 @@ class LocalProvider(OpenAIProvider):
             return body
         return {**body, "stop": _CHATML_STOPS}
 
+    # llama.cpp names the GGUF file path as the model; answer with the deployment's model name.
     async def complete(self, body: dict[str, Any]) -> dict[str, Any]:
-        return await super().complete(self._with_stops(body))
+        resp = await super().complete(self._with_stops(body))
+        resp["model"] = self.upstream_model
+        resp.pop("timings", None)
+        return resp
 
     async def stream(self, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
         async for chunk in super().stream(self._with_stops(body)):
+            chunk["model"] = self.upstream_model
+            chunk.pop("timings", None)
             yield chunk

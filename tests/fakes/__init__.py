@@ -1,0 +1,1 @@
+"""Fake upstream model servers: real HTTP servers speaking each vendor's wire format."""

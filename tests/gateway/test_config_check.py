@@ -1,0 +1,59 @@
+"""``aiguillage config check``: errors name the file, the entry and the field."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from tests.support import catalog, openai_deployment
+
+
+def check(path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "aiguillage", "config", "check", str(path)],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_valid_three_tier_catalog(tmp_path: Path) -> None:
+    cfg = catalog(
+        {"id": "local-small", "provider": "local", "tier": "small", "jurisdiction": "on_prem"},
+        openai_deployment("vllm-medium", "http://10.0.0.5:8000/v1", "medium", "on_prem"),
+        {**openai_deployment("mistral-large", "https://api.mistral.ai/v1", "large", "eu"),
+         "api_key": "${MISTRAL_API_KEY:-unset}"},
+    )
+    f = tmp_path / "ok.yaml"
+    f.write_text(yaml.safe_dump(cfg))
+    out = check(f)
+    assert out.returncode == 0, out.stderr
+    assert "3 deployment(s)" in out.stdout and "large, medium, small" in out.stdout
+
+
+def test_errors_name_file_entry_and_field(tmp_path: Path) -> None:
+    cfg = catalog(
+        openai_deployment("a", "http://x/v1"),
+        {**openai_deployment("b", "http://y/v1"), "tier": "huge", "price_eur_per_mtok": {"input": "cheap"}},
+    )
+    f = tmp_path / "bad.yaml"
+    f.write_text(yaml.safe_dump(cfg))
+    out = check(f)
+    assert out.returncode == 2
+    assert f"{f}: models[1] (id=b): tier:" in out.stderr
+    assert f"{f}: models[1] (id=b): price_eur_per_mtok.input:" in out.stderr
+
+
+def test_unknown_provider_missing_env_and_duplicates(tmp_path: Path) -> None:
+    f = tmp_path / "p.yaml"
+    f.write_text(yaml.safe_dump(catalog({**openai_deployment("a", "http://x/v1"), "provider": "telepathy"})))
+    out = check(f)
+    assert out.returncode == 2 and "models[0] (id=a): provider: unknown provider 'telepathy'" in out.stderr
+    f.write_text(yaml.safe_dump(catalog({**openai_deployment("a", "http://x/v1"), "api_key": "${NOPE_NOT_SET}"})))
+    out = check(f)
+    assert out.returncode == 2 and "NOPE_NOT_SET" in out.stderr
+    f.write_text(yaml.safe_dump(catalog(openai_deployment("a", "http://x/v1"), openai_deployment("a", "http://y/v1"))))
+    out = check(f)
+    assert out.returncode == 2 and "duplicate deployment id 'a'" in out.stderr
+    f.write_text("models: [unclosed")
+    out = check(f)
+    assert out.returncode == 2 and "not valid YAML" in out.stderr
