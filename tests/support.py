@@ -74,9 +74,27 @@ class GatewayProcess:
             cmd += ["--config", str(self.config_path)]
         return subprocess.run(cmd, env=self.env, capture_output=True, text=True, check=check, timeout=120)
 
-    def key(self, tenant: str = "acme", admin: bool = False) -> str:
-        args = ["keys", "create", "--tenant", tenant] + (["--admin"] if admin else [])
-        return self.cli(*args).stdout.strip().splitlines()[-1]
+    def key(self, tenant: str = "acme", admin: bool = False, via_cli: bool = False) -> str:
+        """A new key for ``tenant``: through the CLI, or straight through the library (faster)."""
+        if via_cli:
+            args = ["keys", "create", "--tenant", tenant] + (["--admin"] if admin else [])
+            return self.cli(*args).stdout.strip().splitlines()[-1]
+        from aiguillage.config import load_settings
+        from aiguillage.keys import KeyStore
+        from aiguillage.store.db import Database, database_url_for
+
+        old = os.environ.get("AIGUILLAGE_HOME")
+        os.environ["AIGUILLAGE_HOME"] = str(self.home)
+        try:
+            db = Database(database_url_for(load_settings(self.config_path) if self.config_path else None))
+            key, _ = KeyStore(db).create(tenant, admin=admin)
+            db.dispose()
+        finally:
+            if old is None:
+                os.environ.pop("AIGUILLAGE_HOME", None)
+            else:
+                os.environ["AIGUILLAGE_HOME"] = old
+        return key
 
     def start(self, timeout: float = 90.0) -> GatewayProcess:
         cmd = [sys.executable, "-m", "aiguillage", "serve", "--host", "127.0.0.1", "--port", str(self.port),

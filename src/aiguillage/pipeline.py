@@ -12,8 +12,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-import orjson
-
 from aiguillage import metrics
 from aiguillage.api.validate import ChatRequest
 from aiguillage.call import answer_text
@@ -173,7 +171,7 @@ class ChatPipeline:
                 record[OUTCOME_KEY] = outcome
             await writer.submit(record)
 
-    async def _settle(self, prep: Prepared) -> None:
+    async def settle(self, prep: Prepared) -> None:
         if prep.admission is not None:
             d = prep.decision
             await self.gw.accounting.settle(prep.admission, d.cost_eur, d.prompt_tokens + d.completion_tokens)
@@ -201,14 +199,14 @@ class ChatPipeline:
                 prep.ranking.verifier, req.prompt_text)
         except GatewayError as exc:
             d.status, d.error_code = exc.status, exc.code
-            await self._settle(prep)
+            await self.settle(prep)
             await self.record(d, prep.t0, sum(a.latency_ms for a in d.attempts) / 1000)
             raise
         if prep.transform is not None and self.gw.jurisdiction_of(dep) != "on_prem":
             prep.transform.restore_response(resp)
         self._finish(prep, dep, resp.get("usage"), answer_text(resp), req)
         _mark_ai_generated(resp, d)
-        await self._settle(prep)
+        await self.settle(prep)
         overhead_ms = (time.perf_counter() - prep.t0 - upstream_s) * 1000
         await self.record(d, prep.t0, upstream_s, prep.outcome)
         metrics.OVERHEAD.observe(overhead_ms / 1000)
@@ -222,16 +220,18 @@ class ChatPipeline:
             opened = await caller.open_stream(prep.ranking.order, self.body_for(req, prep), d, prep.deadline)
         except GatewayError as exc:
             d.status, d.error_code = exc.status, exc.code
-            await self._settle(prep)
+            await self.settle(prep)
             await self.record(d, prep.t0, sum(a.latency_ms for a in d.attempts) / 1000)
             raise
         return opened, opened.upstream_s, opened.deployment
 
 
-    async def stream_events(self, req: ChatRequest, prep: Prepared, opened: Any) -> AsyncIterator[bytes]:
-        """SSE bytes for the client. The record is committed before the final ``[DONE]``.
+    async def stream_events(self, req: ChatRequest, prep: Prepared, opened: Any
+                            ) -> AsyncIterator[dict[str, Any] | GatewayError]:
+        """The chunks the client should see, in OpenAI format; a failure after the first chunk
+        arrives last, as the GatewayError. The record is committed before the final item.
 
-        Consumed to the end even if the client has gone, so the final usage is still charged.
+        Callers consume it to the end even if their client has gone, so the usage is still charged.
         """
         d = prep.decision
         dep: Deployment = opened.deployment
@@ -251,7 +251,7 @@ class ChatPipeline:
             last_meta = {k: chunk[k] for k in ("id", "created", "model") if k in chunk}
             out = _client_chunk(chunk, req.include_usage, parts, restorer)
             if out is not None:
-                yield b"data: " + _dumps(out) + b"\n\n"
+                yield out
             t = time.perf_counter()
             try:
                 chunk = await it.__anext__()
@@ -264,7 +264,7 @@ class ChatPipeline:
             tail = restorer.flush()
             if tail:
                 parts.append(tail)
-                yield b"data: " + _dumps(_content_chunk(last_meta, tail)) + b"\n\n"
+                yield _content_chunk(last_meta, tail)
         answer = "".join(parts)
         self._finish(prep, dep, usage, answer, req)
         if error is not None:
@@ -272,20 +272,19 @@ class ChatPipeline:
             if isinstance(error, UpstreamError):
                 d.attempts[-1].outcome = "error"
                 d.attempts[-1].error = f"{error.code}: {error}"
-        await self._settle(prep)
+        await self.settle(prep)
         await self.record(d, prep.t0, upstream_s, prep.outcome if error is None else None)
         if error is not None:
-            yield b"data: " + _dumps(error.to_body()) + b"\n\n"
+            yield error
         elif req.include_usage:
             u = {"prompt_tokens": d.prompt_tokens, "completion_tokens": d.completion_tokens,
                  "total_tokens": d.prompt_tokens + d.completion_tokens}
             final = {**last_meta, "object": "chat.completion.chunk", "choices": [], "usage": u,
                      "aiguillage": {"ai_generated": True, "decision_id": d.decision_id,
                                     "cost_eur": decimal_str(d.cost_eur)}}
-            yield b"data: " + _dumps(final) + b"\n\n"
-        yield b"data: [DONE]\n\n"
+            yield final
 
-    async def replay_as_stream(self, req: ChatRequest, result: ChatResult) -> AsyncIterator[bytes]:
+    async def replay_as_stream(self, req: ChatRequest, result: ChatResult) -> AsyncIterator[dict[str, Any]]:
         """A completed answer (e.g. verified by the cascade) sent in the streaming wire format."""
         resp = result.body or {}
         meta = {"id": resp.get("id", ""), "created": resp.get("created", int(time.time())),
@@ -297,18 +296,12 @@ class ChatPipeline:
             delta["tool_calls"] = [{**tc, "index": i} for i, tc in enumerate(msg["tool_calls"])]
         first = {**meta, "object": "chat.completion.chunk",
                  "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
-        yield b"data: " + _dumps(first) + b"\n\n"
+        yield first
         last = {**meta, "object": "chat.completion.chunk",
                 "choices": [{"index": 0, "delta": {}, "finish_reason": choice.get("finish_reason", "stop")}]}
-        yield b"data: " + _dumps(last) + b"\n\n"
+        yield last
         if req.include_usage:
-            yield b"data: " + _dumps({**meta, "object": "chat.completion.chunk", "choices": [],
-                                       "usage": resp.get("usage")}) + b"\n\n"
-        yield b"data: [DONE]\n\n"
-
-
-def _dumps(obj: Any) -> bytes:
-    return orjson.dumps(obj)
+            yield {**meta, "object": "chat.completion.chunk", "choices": [], "usage": resp.get("usage")}
 
 
 def _content_chunk(meta: dict[str, Any], text: str) -> dict[str, Any]:

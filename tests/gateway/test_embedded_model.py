@@ -12,7 +12,7 @@ from tests.support import GatewayProcess
 def test_embedded_default_answers_the_openai_sdk(tmp_path: Path) -> None:
     gw = GatewayProcess(tmp_path, None, workers=1).start(timeout=180)
     try:
-        key = gw.key("acme")
+        key = gw.key("acme", via_cli=True)
         c = openai.OpenAI(base_url=gw.url + "/v1", api_key=key, max_retries=0, timeout=120)
         assert [m.id for m in c.models.list()] == ["local-small", "auto"]
         raw = c.chat.completions.with_raw_response.create(

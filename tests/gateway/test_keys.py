@@ -17,7 +17,7 @@ def chat(tt: ThreeTier, key: str) -> int:
 
 
 def test_key_created_while_running_works_at_once_and_revocation_applies_within_a_second(tt: ThreeTier) -> None:
-    key = tt.gw.key("newco")
+    key = tt.gw.key("newco", via_cli=True)
     assert [chat(tt, key) for _ in range(4)] == [200] * 4  # both workers know it
     key_id = key.split("-")[1]
     out = tt.gw.cli("keys", "revoke", key_id)

@@ -16,12 +16,15 @@ from typing import Any
 import orjson
 
 from aiguillage import metrics
-from aiguillage.api.validate import parse_chat, parse_json
+from aiguillage.api import openapi
+from aiguillage.api.validate import ChatRequest, parse_chat, parse_json
 from aiguillage.config import Settings
 from aiguillage.errors import AuthenticationError, GatewayError, InvalidRequest, NotFound, PayloadTooLarge
 from aiguillage.gateway import Gateway
 from aiguillage.keys import KeyInfo
+from aiguillage.embeddings import EmbeddingsPipeline
 from aiguillage.pipeline import ChatPipeline
+from aiguillage.shadow import Shadow
 
 log = logging.getLogger("aiguillage")
 
@@ -101,6 +104,8 @@ class App:
         self.settings = settings
         self.gw = gateway or Gateway(settings)
         self.chat = ChatPipeline(self.gw)
+        self.chat.shadow = Shadow(self.chat, self.gw.outcomes)
+        self.embeddings = EmbeddingsPipeline(self.chat)
         self.limit = settings.server.max_body_bytes
         self.inflight = 0
         self.draining = False
@@ -109,6 +114,7 @@ class App:
             ("GET", "/v1/models"): (self.models, True),
             ("GET", "/healthz"): (self.healthz, False),
             ("GET", "/metrics"): (self.metrics, False),
+            ("GET", "/openapi.json"): (openapi.handler(self), False),
         }
         self.prefix_routes: list[tuple[str, str, Handler]] = [
             ("GET", "/v1/decisions/", self.decision),
@@ -136,17 +142,28 @@ class App:
                     return
                 await send({"type": "lifespan.startup.complete"})
             elif msg["type"] == "lifespan.shutdown":
+                # The server has stopped accepting connections (SIGTERM); finish what is in flight,
+                # then flush the audit and ledger writers (Gateway.close) before the process exits.
                 await self.drain()
-                await self.gw.close()
+                health = getattr(self.gw, "health", None)
+                if health is not None:
+                    await health.close()
+                try:
+                    await self.gw.close()
+                except Exception:
+                    log.exception("shutdown: closing the gateway failed")
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
     async def drain(self) -> None:
-        """Stop taking new work and wait for in-flight requests, up to the grace period."""
+        """Stop taking new work and wait for in-flight requests, up to ``server.shutdown_grace_s``."""
         self.draining = True
-        end = time.monotonic() + self.settings.server.shutdown_grace_s
+        grace = self.settings.server.shutdown_grace_s
+        end = time.monotonic() + grace
         while self.inflight and time.monotonic() < end:
             await asyncio.sleep(0.05)
+        if self.inflight:
+            log.warning("shutdown: %d request(s) still in flight after the %gs grace period", self.inflight, grace)
 
     def _resolve(self, method: str, path: str) -> tuple[Handler, bool] | None:
         hit = self.routes.get((method, path))
@@ -215,26 +232,33 @@ class App:
         data.append({"id": "auto", "object": "model", "created": now, "owned_by": "aiguillage"})
         await send_json(send, 200, {"object": "list", "data": data}, _headers(req))
 
-    async def chat_completions(self, req: Request, send: Send) -> None:
-        chat = parse_chat(parse_json(await req.body(self.limit)))
+    async def run_chat(self, req: Request, chat: ChatRequest, endpoint: str
+                       ) -> tuple[dict[str, str], dict[str, Any] | None, Any]:
+        """The pipeline for any chat-shaped endpoint: (headers, body) or (headers, chunk iterator)."""
         assert req.key is not None
-        prep = await self.chat.prepare(req.key, chat, req.request_id, "/v1/chat/completions",
+        prep = await self.chat.prepare(req.key, chat, req.request_id, endpoint,
                                        req.header(b"x-aiguillage-subject"), _deadline(req))
         if not chat.stream or prep.ranking.verifier is not None:
+            # The cascade verifies a whole answer before releasing it, so a stream is replayed.
             result = await self.chat.complete(chat, prep)
             if not chat.stream:
-                await send_json(send, 200, result.body, _headers(req, result.headers))
-                return
-            events = self.chat.replay_as_stream(chat, result)
-            await stream_out(send, _headers(req, result.headers), events)
-            return
+                return result.headers, result.body, None
+            return result.headers, None, self.chat.replay_as_stream(chat, result)
         opened, upstream_s, _dep = await self.chat.open_stream(chat, prep)
         overhead_ms = (time.perf_counter() - prep.t0 - upstream_s) * 1000
         metrics.OVERHEAD.observe(overhead_ms / 1000)
         prep.decision.chosen = opened.deployment
         headers = self.chat.headers(prep, overhead_ms)
         headers.pop("x-aiguillage-cost-eur", None)  # not known until the end: sent in the final chunk
-        await stream_out(send, _headers(req, headers), self.chat.stream_events(chat, prep, opened))
+        return headers, None, self.chat.stream_events(chat, prep, opened)
+
+    async def chat_completions(self, req: Request, send: Send) -> None:
+        chat = parse_chat(parse_json(await req.body(self.limit)))
+        headers, body, items = await self.run_chat(req, chat, "/v1/chat/completions")
+        if items is None:
+            await send_json(send, 200, body, _headers(req, headers))
+        else:
+            await stream_out(send, _headers(req, headers), openai_sse(items))
 
     async def decision(self, req: Request, send: Send) -> None:
         decision_id = req.scope["path"].rsplit("/", 1)[-1]
@@ -247,8 +271,16 @@ class App:
         await send_json(send, 200, record, _headers(req))
 
 
+async def openai_sse(items: Any) -> Any:
+    """OpenAI's SSE framing: one ``data:`` line per chunk (or error), then ``[DONE]``."""
+    async for item in items:
+        body = item.to_body() if isinstance(item, GatewayError) else item
+        yield b"data: " + orjson.dumps(body) + b"\n\n"
+    yield b"data: [DONE]\n\n"
+
+
 async def stream_out(send: Send, headers: list[tuple[bytes, bytes]], events: Any) -> None:
-    """Send SSE events; if the client goes away, keep draining so the answer is still recorded."""
+    """Send SSE bytes; if the client goes away, keep draining so the answer is still recorded."""
     await send({"type": "http.response.start", "status": 200, "headers": [*_SSE, *headers]})
     connected = True
     async for event in events:

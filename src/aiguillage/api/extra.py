@@ -1,21 +1,45 @@
-"""Routes beyond chat completions, registered onto the App's route table."""
+"""Routes beyond chat completions, registered onto the App's route table.
+
+Anthropic Messages and OpenAI Responses requests are translated into the chat format, run
+through the very same pipeline (policy, routing, audit, accounting), and translated back.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from aiguillage.api.validate import parse_json
-from aiguillage.errors import InvalidRequest, NotFound
+import orjson
+
+from aiguillage.api import anthropic_messages as am
+from aiguillage.api import responses as rs
+from aiguillage.api.validate import parse_chat, parse_json
+from aiguillage.errors import GatewayError, InvalidRequest, NotFound
 
 if TYPE_CHECKING:
     from aiguillage.api.app import App, Request, Send
 
 
-def register_routes(app: App) -> None:
-    async def post_feedback(req: Request, send: Send) -> None:
-        from aiguillage.api.app import _headers, send_json
+def _sse(events: list[tuple[str, dict[str, Any]]]) -> bytes:
+    return b"".join(b"event: " + name.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n" for name, data in events)
 
+
+async def _translated(items: Any, tr: Any) -> Any:
+    async for item in items:
+        events = tr.error(item) if isinstance(item, GatewayError) else tr.feed(item)
+        if events:
+            yield _sse(events)
+        if isinstance(item, GatewayError):
+            return
+    tail = tr.finish()
+    if tail:
+        yield _sse(tail)
+
+
+def register_routes(app: App) -> None:
+    from aiguillage.api.app import _headers, send_json, stream_out
+
+    async def feedback(req: Request, send: Send) -> None:
         data = parse_json(await req.body(app.limit))
         if not isinstance(data, dict):
             raise InvalidRequest("the body must be a JSON object with 'decision_id' and 'score'")
@@ -31,4 +55,59 @@ def register_routes(app: App) -> None:
         await asyncio.to_thread(app.gw.outcomes.record_feedback, decision_id, tenant, float(score))
         await send_json(send, 200, {"object": "feedback", "decision_id": decision_id, "score": score}, _headers(req))
 
-    app.routes[("POST", "/v1/feedback")] = (post_feedback, True)
+    async def messages(req: Request, send: Send) -> None:
+        """Anthropic's Messages API, for applications written against the anthropic SDK."""
+        try:
+            body = parse_json(await req.body(app.limit))
+            if not isinstance(body, dict):
+                raise InvalidRequest("the request body must be a JSON object")
+            model = str(body.get("model") or "auto")
+            chat = parse_chat(am.messages_request_to_chat(body))
+            headers, resp, items = await app.run_chat(req, chat, "/v1/messages")
+        except GatewayError as err:
+            await send_json(send, err.status, am.error_to_anthropic(err), _headers(req, err.headers))
+            return
+        if items is None:
+            await send_json(send, 200, am.chat_response_to_messages(resp or {}, model), _headers(req, headers))
+        else:
+            await stream_out(send, _headers(req, headers), _translated(items, am.MessagesStreamTranslator(model)))
+
+    async def responses(req: Request, send: Send) -> None:
+        """OpenAI's Responses API (text and streaming)."""
+        body = parse_json(await req.body(app.limit))
+        if not isinstance(body, dict):
+            raise InvalidRequest("the request body must be a JSON object")
+        model = str(body.get("model") or "auto")
+        chat = parse_chat(rs.responses_request_to_chat(body))
+        headers, resp, items = await app.run_chat(req, chat, "/v1/responses")
+        if items is None:
+            await send_json(send, 200, rs.chat_response_to_responses(resp or {}, model, request=body),
+                            _headers(req, headers))
+        else:
+            await stream_out(send, _headers(req, headers), _translated(items, rs.ResponsesStreamTranslator(model, body)))
+
+    async def embeddings(req: Request, send: Send) -> None:
+        body = parse_json(await req.body(app.limit))
+        headers, resp = await app.embeddings.run(req, body)
+        await send_json(send, 200, resp, _headers(req, headers))
+
+    async def usage(req: Request, send: Send) -> None:
+        if app.gw.accounting is None:
+            raise NotFound("usage accounting is not enabled", code="not_found")
+        assert req.key is not None
+        q = _query(req)
+        report = await asyncio.to_thread(app.gw.accounting.usage_for_tenant, req.key.tenant,
+                                         q.get("since"), q.get("until"))
+        await send_json(send, 200, report, _headers(req))
+
+    app.routes[("POST", "/v1/feedback")] = (feedback, True)
+    app.routes[("POST", "/v1/messages")] = (messages, True)
+    app.routes[("POST", "/v1/responses")] = (responses, True)
+    app.routes[("POST", "/v1/embeddings")] = (embeddings, True)
+    app.routes[("GET", "/v1/usage")] = (usage, True)
+
+
+def _query(req: Request) -> dict[str, str]:
+    from urllib.parse import parse_qsl
+
+    return dict(parse_qsl(req.scope.get("query_string", b"").decode("latin-1")))

@@ -81,7 +81,7 @@ def _check_messages(messages: Any) -> tuple[list[dict[str, Any]], bool]:
         if not isinstance(m, dict):
             raise InvalidRequest(f"'{where}' must be an object", param=where)
         role = m.get("role")
-        if role not in ROLES:
+        if not isinstance(role, str) or role not in ROLES:
             raise InvalidRequest(f"'{where}.role' must be one of {', '.join(sorted(ROLES))}", param=f"{where}.role")
         content = m.get("content")
         if content is None:

@@ -189,6 +189,9 @@ def raise_for_upstream(dep: str, status: int, text: str, retry_after: str | None
         err = UpstreamHTTPError(msg, deployment=dep, upstream_status=status)
         err.retryable = True  # another deployment may still answer
         raise err
+    if status == 404:
+        # The upstream does not know the configured model or path: a deployment fault another may cover.
+        raise UpstreamHTTPError(msg, deployment=dep, upstream_status=status)
     if 400 <= status < 500:
         raise UpstreamRejected(msg, deployment=dep, upstream_status=status)
     raise UpstreamHTTPError(msg, deployment=dep, upstream_status=status)

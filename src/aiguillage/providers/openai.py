@@ -31,14 +31,30 @@ class OpenAIProvider(Provider):
     def _url(self, path: str) -> str:
         return f"{self.base_url}/{path}"
 
+    # Servers that report usage in the last chunk on their own (or reject stream_options) set False.
+    sends_stream_options: ClassVar[bool] = True
+
     def _quirks(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Known differences of OpenAI-compatible servers, keyed by ``options.server``."""
         server = self.deployment.options.get("server", "")
-        if server in ("tgi", "llamacpp", "lmstudio") and "max_completion_tokens" in body:
+        if server not in ("tgi", "llamacpp", "lmstudio"):
+            return body
+        body = dict(body)
+        if "max_completion_tokens" in body:
             # Older OpenAI-compatible servers only know the legacy name.
-            body = dict(body)
             body.setdefault("max_tokens", body.pop("max_completion_tokens"))
+        rf = body.get("response_format")
         if server == "tgi":
-            body = {k: v for k, v in body.items() if k not in ("stream_options", "parallel_tool_calls")}
+            body.pop("stream_options", None)
+            body.pop("parallel_tool_calls", None)
+            if isinstance(rf, dict) and rf.get("type") in ("json_object", "json_schema"):
+                # TGI wants the schema itself under "value".
+                schema = (rf.get("json_schema") or {}).get("schema") or {"type": "object"}
+                body["response_format"] = {"type": "json_object", "value": schema}
+        elif server == "lmstudio" and isinstance(rf, dict) and rf.get("type") == "json_object":
+            # LM Studio accepts only json_schema or text.
+            body["response_format"] = {"type": "json_schema",
+                                       "json_schema": {"name": "json", "schema": {"type": "object"}}}
         return body
 
     async def complete(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -58,13 +74,14 @@ class OpenAIProvider(Provider):
         return data
 
     async def stream(self, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
-        payload = self._quirks({**body, "stream": True})
-        server = self.deployment.options.get("server", "")
-        if server != "tgi":
+        payload: dict[str, Any] = {**body, "stream": True}
+        if self.sends_stream_options:
             payload["stream_options"] = {"include_usage": True}
-        resp = await self.post(self._url("chat/completions"), payload, self._headers())
+        resp = await self.post(self._url("chat/completions"), self._quirks(payload), self._headers())
+        finished = False
         async for _event, data in iter_sse(resp, self.deployment.id):
             if data == b"[DONE]":
+                finished = True
                 break
             try:
                 chunk = orjson.loads(data)
@@ -78,7 +95,14 @@ class OpenAIProvider(Provider):
                 raise UpstreamHTTPError(
                     f"deployment '{self.deployment.id}' failed mid-stream: {msg}", deployment=self.deployment.id
                 )
+            if any(c.get("finish_reason") for c in chunk.get("choices") or ()):
+                finished = True
             yield chunk
+        if not finished:
+            # A connection closed before [DONE] or any finish_reason is a cut-off answer, not a short one.
+            raise UpstreamHTTPError(
+                f"deployment '{self.deployment.id}' ended the stream before finishing", deployment=self.deployment.id
+            )
 
     async def embed(self, body: dict[str, Any]) -> dict[str, Any]:
         resp = await self.post(self._url("embeddings"), body, self._headers())
