@@ -1,12 +1,28 @@
-"""Wires the optional-by-configuration parts (audit, accounting, inspection) into a Gateway."""
+"""Builds the parts of a Gateway that come from their own packages: the audit log, the
+accounting service, tracing, and the ordered sinks of the group-commit writer."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+
+from aiguillage.accounting import Accounting
+from aiguillage.audit import AuditLog
+from aiguillage.outcomes import OutcomeSink
+from aiguillage.store.writer import Sink
 
 if TYPE_CHECKING:
     from aiguillage.gateway import Gateway
 
 
 def build_extensions(gw: Gateway) -> None:
-    return None
+    settings = gw.settings
+    # Per worker process: the Redis client is bound to this process's event loop.
+    gw.accounting = Accounting(settings, gw.db, settings.redis_url)
+    gw.audit = AuditLog(gw.db, settings) if settings.audit.enabled else None
+    # Order matters: the outcome sink takes the training text off each record before the
+    # audit log sees it, so no prompt or answer text ever reaches the log.
+    sinks: list[Sink] = [OutcomeSink()]
+    if gw.audit is not None:
+        sinks.append(gw.audit.sink())
+    sinks.append(gw.accounting.sink())
+    gw.sinks = sinks

@@ -22,6 +22,7 @@ from aiguillage.store.writer import GroupCommitWriter, Sink
 from aiguillage.call import Caller
 from aiguillage.outcomes import Outcomes
 from aiguillage.sovereignty import Inspector
+from aiguillage.telemetry import Tracing
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,7 @@ class Gateway:
         self.accounting: Any = None
         self.inspector = Inspector(settings)
         self.outcomes = Outcomes(self.db)
+        self.tracing = Tracing(settings.otlp_endpoint)
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def start(self) -> None:
@@ -90,8 +92,11 @@ class Gateway:
             await self.http.close()
         if self.writer is not None:
             await asyncio.to_thread(self.writer.close)
-        if self.audit is not None and hasattr(self.audit, "checkpoint"):
+        if self.audit is not None:
             await asyncio.to_thread(self.audit.checkpoint)
+        if self.accounting is not None:
+            await self.accounting.close()
+        self.tracing.shutdown()
         self.keys.stop()
         self.db.dispose()
 

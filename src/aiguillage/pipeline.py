@@ -15,20 +15,23 @@ from typing import Any
 from aiguillage import metrics
 from aiguillage.api.validate import ChatRequest
 from aiguillage.call import answer_text
-from aiguillage.config import TIER_RANK, Deployment
+from aiguillage.config import Deployment
 from aiguillage.decision import Decision, decimal_str
 from aiguillage.errors import GatewayError, UpstreamError
 from aiguillage.gateway import Gateway
 from aiguillage.keys import KeyInfo
 from aiguillage.outcomes import OUTCOME_KEY
-from aiguillage.policy import PiiVerdict, eligibility, pii_verdict, raise_if_none, requested_candidates
+from aiguillage.accounting import cost_of, largest_deployment
+from aiguillage.policy import (
+    PiiVerdict,
+    apply_budget,
+    eligibility,
+    pii_verdict,
+    raise_if_none,
+    requested_candidates,
+)
 from aiguillage.routing.base import Ranking, RouteInput
 from aiguillage.tokens import count_tokens
-
-
-def cost_of(d: Deployment, prompt_tokens: int, completion_tokens: int) -> Decimal:
-    p = d.price_eur_per_mtok
-    return (p.input * prompt_tokens + p.output * completion_tokens) / Decimal(1_000_000)
 
 
 @dataclass(slots=True)
@@ -63,54 +66,55 @@ class ChatPipeline:
     # -- steps ---------------------------------------------------------------------------------
     async def prepare(self, key: KeyInfo, req: ChatRequest, request_id: str, endpoint: str,
                       subject: str | None, deadline_s: float | None) -> Prepared:
+        """inspect → policy (eligibility, then rate limits and budget) → route."""
         t0 = time.perf_counter()
         gw = self.gw
+        span = gw.tracing.span
         decision = Decision(
             request_id=request_id, tenant=key.tenant, key_id=key.key_id, endpoint=endpoint,
             requested_model=req.model, stream=req.stream, subject_id=subject or key.tenant,
         )
         policy = gw.policy(key.tenant)
+        admission = None
         try:
-            language, found, context = gw.inspector.inspect(req, decision, policy)
-            verdict = pii_verdict(policy, decision.policy["personal_data"])
-            decision.policy["action"] = verdict.action
-            metrics.POLICY.labels(key.tenant, verdict.action).inc()
-            transform = gw.inspector.transform(found, verdict.pseudonymize_types, language, context)
-            candidates = requested_candidates(gw.settings, req.model)
-            admission = None
-            allowed_tiers = None
-            budget_reason = ""
-            if gw.accounting is not None:
-                admission = await gw.accounting.admit(
-                    key.tenant, key.key_id, policy, req.prompt_tokens, req.max_output_tokens, candidates)
-                allowed_tiers = getattr(admission, "allowed_tiers", None)
-                budget_reason = getattr(admission, "reason", "") or ""
-            health = getattr(gw, "health", None)
-            cands, eligible = eligibility(
-                candidates, policy=policy, jurisdiction_of=gw.jurisdiction_of, capabilities_of=gw.capabilities_of,
-                needs=req.needs, prompt_tokens=req.prompt_tokens, language=language, pii=verdict,
-                allowed_tiers=allowed_tiers, budget_reason=budget_reason,
-                unavailable=health.unavailable if health is not None else (lambda d: None),
-            )
-            decision.candidates = cands
-            if not eligible and admission is not None:
-                await gw.accounting.settle(admission, Decimal(0), 0)
-            raise_if_none(cands, eligible)
-            router = gw.router_for(policy)
-            ranking = router.rank(
-                RouteInput(req.prompt_text, req.prompt_tokens, req.max_output_tokens, language), eligible)
-            decision.router = {"strategy": ranking.strategy, "version": ranking.version, "reason": ranking.reason,
-                               "details": ranking.details}
-            largest = max(eligible, key=lambda d: (TIER_RANK[d.tier], d.price_eur_per_mtok.output,
-                                                   d.price_eur_per_mtok.input))
-            decision.counterfactual_deployment = largest.id
+            with span("aiguillage.inspect", **{"aiguillage.request_id": request_id}):
+                language, found, context = gw.inspector.inspect(req, decision, policy)
+                verdict = pii_verdict(policy, decision.policy["personal_data"])
+                decision.policy["action"] = verdict.action
+                metrics.POLICY.labels(key.tenant, verdict.action).inc()
+                transform = gw.inspector.transform(found, verdict.pseudonymize_types, language, context)
+            with span("aiguillage.policy", **{"aiguillage.request_id": request_id}):
+                health = getattr(gw, "health", None)
+                cands, eligible = eligibility(
+                    requested_candidates(gw.settings, req.model), policy=policy,
+                    jurisdiction_of=gw.jurisdiction_of, capabilities_of=gw.capabilities_of, needs=req.needs,
+                    prompt_tokens=req.prompt_tokens, language=language, pii=verdict,
+                    unavailable=health.unavailable if health is not None else (lambda d: None),
+                )
+                decision.candidates = cands
+                raise_if_none(cands, eligible)
+                if gw.accounting is not None:
+                    # Reserve against what may actually serve the request, then apply a downgrade.
+                    admission = await gw.accounting.admit(
+                        key.tenant, key.key_id, policy, req.prompt_tokens, req.max_output_tokens, eligible)
+                    if admission.allowed_tiers is not None:
+                        eligible = apply_budget(cands, eligible, admission.allowed_tiers, admission.reason)
+                        raise_if_none(cands, eligible)
+            with span("aiguillage.route", **{"aiguillage.request_id": request_id}):
+                ranking = gw.router_for(policy).rank(
+                    RouteInput(req.prompt_text, req.prompt_tokens, req.max_output_tokens, language), eligible)
+                decision.router = {"strategy": ranking.strategy, "version": ranking.version,
+                                   "reason": ranking.reason, "details": ranking.details}
+                decision.counterfactual_deployment = largest_deployment(eligible).id
         except GatewayError as exc:
+            if admission is not None:
+                await gw.accounting.settle(admission, Decimal(0), 0)
             decision.status = exc.status
             decision.error_code = exc.code
             await self.record(decision, t0, 0.0)
             raise
         deadline = time.monotonic() + (deadline_s or gw.settings.resilience.deadline_s)
-        headers = dict(getattr(admission, "headers", None) or {})
+        headers = dict(admission.headers) if admission is not None else {}
         return Prepared(decision, ranking, eligible, verdict, t0, deadline, transform, admission, headers)
 
     def body_for(self, req: ChatRequest, prep: Prepared) -> Any:
@@ -169,7 +173,8 @@ class ChatPipeline:
             record = decision.to_record()
             if outcome is not None:
                 record[OUTCOME_KEY] = outcome
-            await writer.submit(record)
+            with self.gw.tracing.span("aiguillage.record", **{"aiguillage.request_id": decision.request_id}):
+                await writer.submit(record)
 
     async def settle(self, prep: Prepared) -> None:
         if prep.admission is not None:
@@ -194,9 +199,10 @@ class ChatPipeline:
         assert caller is not None
         d = prep.decision
         try:
-            dep, resp, upstream_s = await caller.complete(
-                prep.ranking.order, self.body_for(req, prep), d, prep.deadline,
-                prep.ranking.verifier, req.prompt_text)
+            with self.gw.tracing.span("aiguillage.call", **{"aiguillage.request_id": d.request_id}):
+                dep, resp, upstream_s = await caller.complete(
+                    prep.ranking.order, self.body_for(req, prep), d, prep.deadline,
+                    prep.ranking.verifier, req.prompt_text)
         except GatewayError as exc:
             d.status, d.error_code = exc.status, exc.code
             await self.settle(prep)
@@ -342,4 +348,4 @@ def upstream_seconds(d: Decision) -> float:
     return sum(a.latency_ms for a in d.attempts) / 1000
 
 
-__all__ = ["ChatPipeline", "ChatResult", "Prepared", "cost_of", "UpstreamError"]
+__all__ = ["ChatPipeline", "ChatResult", "Prepared"]

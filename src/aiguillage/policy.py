@@ -12,7 +12,14 @@ from dataclasses import dataclass, field
 
 from aiguillage.config import TIERS, Deployment, Settings, TenantPolicy
 from aiguillage.decision import Candidate
-from aiguillage.errors import ContextLengthExceeded, InvalidRequest, NoEligibleDeployment, NotFound, PolicyBlocked
+from aiguillage.errors import (
+    ContextLengthExceeded,
+    InvalidRequest,
+    NoEligibleDeployment,
+    NotFound,
+    Overloaded,
+    PolicyBlocked,
+)
 
 ON_PREM = "on_prem"
 _STRICTNESS = {"allow": 0, "pseudonymize": 1, "local_only": 2, "block": 3}
@@ -69,8 +76,6 @@ def eligibility(
     prompt_tokens: int,
     language: str | None,
     pii: PiiVerdict,
-    allowed_tiers: frozenset[str] | None = None,
-    budget_reason: str = "",
     unavailable: Callable[[Deployment], str | None] = lambda d: None,
 ) -> tuple[list[Candidate], list[Deployment]]:
     out: list[Candidate] = []
@@ -83,8 +88,6 @@ def eligibility(
             reason = f"jurisdiction: '{j}' is not in the tenant's allowed jurisdictions {allowed}"
         elif pii.action == "local_only" and j != ON_PREM:
             reason = f"personal_data: {', '.join(sorted(pii.counts))} found and the policy keeps it on_prem"
-        elif allowed_tiers is not None and d.tier not in allowed_tiers:
-            reason = f"budget: {budget_reason or 'only tiers ' + ', '.join(sorted(allowed_tiers)) + ' allowed'}"
         elif missing := needs - capabilities_of(d):
             reason = f"capabilities: lacks {', '.join(sorted(missing))}"
         elif not d.accepts_language(language):
@@ -99,13 +102,31 @@ def eligibility(
     return out, eligible
 
 
+def apply_budget(candidates: list[Candidate], eligible: list[Deployment], allowed_tiers: Iterable[str],
+                 reason: str) -> list[Deployment]:
+    """A downgrade budget: only the allowed tiers stay eligible; the others say why."""
+    allowed = set(allowed_tiers)
+    keep = [d for d in eligible if d.tier in allowed]
+    dropped = {d.id for d in eligible} - {d.id for d in keep}
+    for c in candidates:
+        if c.id in dropped:
+            c.eligible = False
+            c.excluded_by = f"budget: {reason or 'only tiers ' + ', '.join(sorted(allowed)) + ' allowed'}"
+    return keep
+
+
 def raise_if_none(candidates: list[Candidate], eligible: list[Deployment]) -> None:
     if eligible:
         return
     excluded = {c.id: c.excluded_by for c in candidates}
     kinds = {(c.excluded_by or "").split(":", 1)[0] for c in candidates}
     detail = "; ".join(f"{k}: {v}" for k, v in excluded.items())
-    if kinds & set(POLICY_CONSTRAINTS) or kinds == {"unavailable"}:
+    if kinds == {"unavailable"}:
+        raise Overloaded(
+            f"every eligible deployment is temporarily unavailable ({detail}); retry shortly",
+            headers={"Retry-After": "1"}, details={"candidates": excluded},
+        )
+    if kinds & set(POLICY_CONSTRAINTS):
         raise NoEligibleDeployment(
             f"no deployment may serve this request under the tenant's policy ({detail})",
             details={"candidates": excluded},
