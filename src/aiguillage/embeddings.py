@@ -82,7 +82,6 @@ class EmbeddingsPipeline:
             await self.chat.record(d, prep.t0, upstream_s)
             return self.chat.headers(prep, overhead_ms), resp
         assert last is not None
-        d.status, d.error_code = last.status, last.code
         await self.chat.settle(prep)
-        await self.chat.record(d, prep.t0, upstream_s)
+        await self.chat.record_failure(d, last, prep.t0, upstream_s)
         raise last

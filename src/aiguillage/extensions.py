@@ -19,10 +19,11 @@ def build_extensions(gw: Gateway) -> None:
     # Per worker process: the Redis client is bound to this process's event loop.
     gw.accounting = Accounting(settings, gw.db, settings.redis_url)
     gw.audit = AuditLog(gw.db, settings) if settings.audit.enabled else None
-    # Order matters: the outcome sink takes the training text off each record before the
-    # audit log sees it, so no prompt or answer text ever reaches the log.
-    sinks: list[Sink] = [OutcomeSink()]
+    # Order matters. The outcome sink takes the training text off each record before the audit
+    # log sees it, so no prompt or answer text ever reaches the log; the audit sink goes last
+    # because it holds the log's single tree-state row lock until commit (shortest wait for
+    # other replicas).
+    sinks: list[Sink] = [OutcomeSink(), gw.accounting.sink()]
     if gw.audit is not None:
         sinks.append(gw.audit.sink())
-    sinks.append(gw.accounting.sink())
     gw.sinks = sinks

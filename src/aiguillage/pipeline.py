@@ -109,9 +109,7 @@ class ChatPipeline:
         except GatewayError as exc:
             if admission is not None:
                 await gw.accounting.settle(admission, Decimal(0), 0)
-            decision.status = exc.status
-            decision.error_code = exc.code
-            await self.record(decision, t0, 0.0)
+            await self.record_failure(decision, exc, t0, 0.0)
             raise
         deadline = time.monotonic() + (deadline_s or gw.settings.resilience.deadline_s)
         headers = dict(admission.headers) if admission is not None else {}
@@ -176,6 +174,12 @@ class ChatPipeline:
             with self.gw.tracing.span("aiguillage.record", **{"aiguillage.request_id": decision.request_id}):
                 await writer.submit(record)
 
+    async def record_failure(self, d: Decision, exc: GatewayError, t0: float, upstream_s: float) -> None:
+        """An error answer is a decision too: recorded, and linked from the error's headers."""
+        d.status, d.error_code = exc.status, exc.code
+        await self.record(d, t0, upstream_s)
+        exc.headers["x-aiguillage-decision"] = d.decision_id
+
     async def settle(self, prep: Prepared) -> None:
         if prep.admission is not None:
             d = prep.decision
@@ -204,9 +208,8 @@ class ChatPipeline:
                     prep.ranking.order, self.body_for(req, prep), d, prep.deadline,
                     prep.ranking.verifier, req.prompt_text)
         except GatewayError as exc:
-            d.status, d.error_code = exc.status, exc.code
             await self.settle(prep)
-            await self.record(d, prep.t0, sum(a.latency_ms for a in d.attempts) / 1000)
+            await self.record_failure(d, exc, prep.t0, sum(a.latency_ms for a in d.attempts) / 1000)
             raise
         if prep.transform is not None and self.gw.jurisdiction_of(dep) != "on_prem":
             prep.transform.restore_response(resp)
@@ -225,9 +228,8 @@ class ChatPipeline:
         try:
             opened = await caller.open_stream(prep.ranking.order, self.body_for(req, prep), d, prep.deadline)
         except GatewayError as exc:
-            d.status, d.error_code = exc.status, exc.code
             await self.settle(prep)
-            await self.record(d, prep.t0, sum(a.latency_ms for a in d.attempts) / 1000)
+            await self.record_failure(d, exc, prep.t0, sum(a.latency_ms for a in d.attempts) / 1000)
             raise
         return opened, opened.upstream_s, opened.deployment
 

@@ -26,6 +26,7 @@ class FakeOpenAI:
         self.script: deque[str] = deque()
         self.latency_s = 0.0
         self.stall_s = 5.0
+        self.chunk_delay_s = 0.0  # pause between streamed chunks
         self.requests: list[dict[str, Any]] = []
         self.answer_for: Any = None  # optional callable(body) -> answer text
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -48,6 +49,7 @@ class FakeOpenAI:
             self.requests.clear()
             self.default = "ok"
             self.latency_s = 0.0
+            self.chunk_delay_s = 0.0
             self.answer_for = None
 
     def _next(self) -> str:
@@ -147,7 +149,7 @@ class FakeOpenAI:
                 return resp
             chunk = {**base, "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]}
             await resp.write(b"data: " + orjson.dumps(chunk) + b"\n\n")
-            await asyncio.sleep(0)
+            await asyncio.sleep(self.chunk_delay_s)
         last = {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
         await resp.write(b"data: " + orjson.dumps(last) + b"\n\n")
         if (body.get("stream_options") or {}).get("include_usage") and action != "nousage":

@@ -1,0 +1,280 @@
+"""``AuditLog``: the audit trail's one entry point (sink, lookups, proofs, verify, erasure, retention)."""
+
+from __future__ import annotations
+
+import base64
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+
+from aiguillage.audit import merkle
+from aiguillage.audit.chain import Chain, Event, Head, canonical, leaf_input, read_head
+from aiguillage.audit.content import ContentStore
+from aiguillage.audit.export import export_lines
+from aiguillage.audit.keys import KeyRing, load_public_key, prompt_hmac
+from aiguillage.audit.tables import entries, meta, state
+from aiguillage.audit.verify import VerifyResult, verify
+from aiguillage.config import Settings, load_settings
+from aiguillage.store.db import Database
+
+DAY = 86400.0
+
+
+class AuditLog:
+    def __init__(self, db: Database, settings: Settings, keys: KeyRing | None = None) -> None:
+        self.db = db
+        self.settings = settings
+        self.keys = keys or KeyRing.load_or_create()
+        self._hmac_key = self.keys.hmac_key
+        self._subject_key = self.keys.subject_key
+        self._pseudonyms: dict[str, str] = {}
+        self.chain = Chain(self.keys, settings.audit.checkpoint_every)
+        self.content = ContentStore(self.keys.wrap)
+        db.migrate()
+        self._init_db()
+
+    @classmethod
+    def open(cls, config: str | Path | None = None) -> AuditLog:
+        """The log of the installation that ``config`` (or the embedded default) describes."""
+        settings = load_settings(config)
+        return cls(Database.for_settings(settings), settings)
+
+    def _init_db(self) -> None:
+        """Pin our key material in the database (first start) or check it matches (later starts)."""
+        pins = {"public_key": self.keys.public_pem(), "key_fingerprint": self.keys.fingerprint}
+        stored = self._pins()
+        for name in pins.keys() - stored.keys():
+            try:
+                with self.db.engine.begin() as conn:
+                    conn.execute(meta.insert().values(name=name, value=pins[name]))
+            except IntegrityError:
+                pass  # a replica starting at the same moment won the race; compared below
+        stored = self._pins()
+        for name, value in pins.items():
+            if stored[name] != value:
+                raise RuntimeError(
+                    f"this audit log was started with other key material ({name} differs). Every "
+                    "replica must use the same keys: copy the directory $AIGUILLAGE_AUDIT_KEY_DIR "
+                    "(default $AIGUILLAGE_HOME/audit-keys) from the first replica, or point "
+                    "AIGUILLAGE_AUDIT_KEY_DIR at a shared secret mount"
+                )
+        try:
+            with self.db.engine.begin() as conn:
+                if read_head(conn) is None:
+                    self.chain.init_state(conn)
+        except IntegrityError:
+            pass
+
+    def _pins(self) -> dict[str, str]:
+        with self.db.engine.connect() as conn:
+            return dict(conn.execute(sa.select(meta.c.name, meta.c.value)).tuples().all())
+
+    # -- hot path -------------------------------------------------------------------------
+    def hmac(self, text: str) -> str:
+        return prompt_hmac(self._hmac_key, text)
+
+    def subject_pseudonym(self, subject_id: str) -> str:
+        got = self._pseudonyms.get(subject_id)
+        if got is None:
+            got = prompt_hmac(self._subject_key, subject_id)[:48]
+            if len(self._pseudonyms) >= 10_000:  # subjects repeat; keep the cache bounded
+                self._pseudonyms.clear()
+            self._pseudonyms[subject_id] = got
+        return got
+
+    def sink(self) -> AuditSink:
+        return AuditSink(self)
+
+    # -- appending events other than decisions ----------------------------------------------
+    def _append_event(self, conn: Connection, kind: str, tenant: str, body: dict[str, Any]) -> str:
+        eid = uuid.uuid4().hex
+        now = time.time()
+        self.chain.append(conn, [Event(kind, eid, tenant, now, canonical({"kind": kind, "at": now, **body}))])
+        return eid
+
+    def checkpoint(self) -> None:
+        with self.db.engine.begin() as conn:
+            self.chain.checkpoint(conn)
+
+    # -- reading ---------------------------------------------------------------------------
+    def get_decision(self, decision_id: str, tenant: str) -> dict[str, Any] | None:
+        with self.db.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(entries.c.body).where(
+                    entries.c.event_id == decision_id,
+                    entries.c.tenant == tenant,
+                    entries.c.kind == "decision",
+                )
+            ).first()
+        if row is None or row.body is None:
+            return None
+        return orjson.loads(row.body)
+
+    def get_content(self, decision_id: str) -> dict[str, str] | None:
+        """The stored prompt/answer text, or None (not stored, erased or expired)."""
+        with self.db.engine.connect() as conn:
+            return self.content.get(conn, decision_id)
+
+    def verify(self, public_key_pem: str | None = None, workers: int | None = None) -> VerifyResult:
+        """Recheck everything against ``public_key_pem`` (default: this installation's key).
+
+        ``workers``: processes for a large log (default: one per CPU from 262,144 entries)."""
+        public = load_public_key(public_key_pem) if public_key_pem else self.keys.public
+        return verify(self.db.engine, public, workers=workers)
+
+    def public_key_pem(self) -> str:
+        return self.keys.public_pem()
+
+    def prove(self, decision_id: str) -> dict[str, Any]:
+        """Inclusion proof of one event in the current signed tree head (RFC 9162 audit path)."""
+        with self.db.engine.connect() as conn:
+            # Entry and signed head in one round trip; the nodes in a second.
+            row = conn.execute(
+                sa.select(
+                    entries,
+                    state.c.size.label("head_size"),
+                    state.c.root.label("head_root"),
+                    state.c.ts.label("head_ts"),
+                    state.c.prev_checkpoint,
+                    state.c.signature,
+                )
+                .select_from(entries.join(state, state.c.id == 1))
+                .where(entries.c.event_id == decision_id)
+            ).first()
+            if row is None:
+                raise KeyError(f"no audit entry with id {decision_id}")
+            head = Head(row.head_size, [], row.head_root, row.head_ts, row.prev_checkpoint, row.signature)
+
+            def lookup(nodes: list[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+                seqs = {merkle.node_seq(lv, ix): (lv, ix) for lv, ix in nodes}
+                got = conn.execute(
+                    sa.select(entries.c.seq, entries.c.nodes).where(entries.c.seq.in_(list(seqs)))
+                ).all()
+                by_seq = {r.seq: r.nodes for r in got}
+                return {(lv, ix): by_seq[s][lv * 32 : lv * 32 + 32] for s, (lv, ix) in seqs.items()}
+
+            path = merkle.audit_path(row.seq, head.size, lookup)
+        return {
+            "decision_id": decision_id,
+            "leaf_index": row.seq,
+            "tree_size": head.size,
+            "entry": {
+                "seq": row.seq,
+                "kind": row.kind,
+                "event_id": row.event_id,
+                "tenant": row.tenant,
+                "ts": row.ts,
+                "body": None if row.body is None else row.body.decode(),
+            },
+            "leaf_hash": row.nodes[:32].hex(),
+            "audit_path": [h.hex() for h in path],
+            "root": head.root.hex(),
+            "checkpoint": {
+                "size": head.size,
+                "root": head.root.hex(),
+                "ts": head.ts,
+                "prev_checkpoint": head.prev_checkpoint,
+                "signature": base64.b64encode(head.signature).decode(),
+            },
+        }
+
+    def export(
+        self, since: float | datetime | None, until: float | datetime | None, fmt: str = "jsonl"
+    ) -> Iterator[str]:
+        return export_lines(self.db.engine, _epoch(since), _epoch(until), fmt)
+
+    # -- GDPR and retention ------------------------------------------------------------------
+    def erase_subject(self, subject_id: str) -> int:
+        """Destroy the subject's content key and text; log the erasure. Returns texts erased."""
+        subject = self.subject_pseudonym(subject_id)
+        with self.db.engine.begin() as conn:
+            self.chain.lock(conn)  # serialise with writers so no new content races the erasure
+            n = self.content.erase(conn, subject)
+            self._append_event(conn, "erasure", "", {"subject": subject, "content_erased": n})
+        self._checkpoint_wal()
+        return n
+
+    def apply_retention(self, now: float | None = None) -> dict[str, Any]:
+        """Delete content past ``content_retention_days``, prune event bodies past
+        ``metadata_retention_days`` (their leaf hashes stay, so the log still verifies); log it."""
+        now = time.time() if now is None else now
+        cfg = self.settings.audit
+        content_before = now - cfg.content_retention_days * DAY
+        meta_before = now - cfg.metadata_retention_days * DAY
+        with self.db.engine.begin() as conn:
+            head = self.chain.lock(conn)
+            n_content = self.content.expire(conn, content_before)
+            first_kept = conn.execute(
+                sa.select(sa.func.min(entries.c.seq)).where(entries.c.ts >= meta_before)
+            ).scalar()
+            cut = head.size if first_kept is None else int(first_kept)
+            pruned = conn.execute(
+                sa.update(entries).where(entries.c.seq < cut, entries.c.body.is_not(None)).values(body=None)
+            ).rowcount
+            summary = {
+                "content_deleted": int(n_content or 0),
+                "content_before": content_before,
+                "metadata_pruned": int(pruned or 0),
+                "metadata_before": meta_before,
+                "metadata_pruned_before_seq": cut if pruned else _allowed_so_far(conn),
+            }
+            summary["event_id"] = self._append_event(conn, "retention", "", summary)
+        self._checkpoint_wal()
+        return summary
+
+    def _checkpoint_wal(self) -> None:
+        if self.db.is_sqlite:  # push secure-deleted pages out of the WAL into the zeroed file
+            with self.db.engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def _allowed_so_far(conn: Connection) -> int:
+    """Keep the pruning allowance monotonic when this run pruned nothing."""
+    n = conn.execute(sa.select(sa.func.count()).select_from(entries).where(entries.c.body.is_(None))).scalar()
+    return int(n or 0)
+
+
+def _epoch(t: float | datetime | None) -> float | None:
+    return t.timestamp() if isinstance(t, datetime) else t
+
+
+class AuditSink:
+    """The group-commit writer's sink: one log entry per request record, in the writer's transaction."""
+
+    def __init__(self, log: AuditLog) -> None:
+        self.log = log
+
+    def write(self, conn: Connection, records: Sequence[dict[str, Any]]) -> None:
+        events: list[Event] = []
+        texts: list[tuple[str, str, dict[str, str]]] = []
+        pseudonym = self.log.subject_pseudonym
+        for rec in records:
+            body = dict(rec)
+            text = body.pop("content", None)
+            subject = pseudonym(str(body.pop("subject_id", None) or rec.get("tenant") or ""))
+            body["subject"] = subject  # a keyed pseudonym: the raw subject id never enters the log
+            tenant = str(rec.get("tenant") or "")
+            ts = float(rec.get("received_at") or time.time())
+            eid = str(rec["decision_id"])
+            events.append(Event("decision", eid, tenant, ts, canonical(body)))
+            # Belt and braces: only tenants whose policy asks for it get their text kept.
+            if text and self.log.settings.policy_for(tenant).store_content:
+                texts.append(
+                    (eid, subject, {"prompt": text.get("prompt") or "", "answer": text.get("answer") or ""})
+                )
+        if not events:
+            return
+        self.log.chain.append(conn, events)
+        if texts:
+            self.log.content.put(conn, texts, time.time())
+
+
+__all__ = ["AuditLog", "AuditSink", "VerifyResult", "leaf_input"]
