@@ -14,7 +14,7 @@ from aiguillage.api.validate import ChatRequest
 from aiguillage.decision import Attempt
 from aiguillage.errors import GatewayError, InvalidRequest, UpstreamError, UpstreamTimeout
 from aiguillage.providers.base import EMBEDDINGS
-from aiguillage.tokens import count_tokens
+from aiguillage.tokens import count_tokens, max_prompt_tokens
 
 if TYPE_CHECKING:
     from aiguillage.api.app import Request
@@ -46,7 +46,7 @@ class EmbeddingsPipeline:
         text = "\n".join(texts)
         creq = ChatRequest(body={}, model=model, stream=False, include_usage=False, messages=messages,
                            needs=frozenset({EMBEDDINGS}), prompt_text=text, prompt_tokens=count_tokens(text),
-                           max_output_tokens=0)
+                           max_output_tokens=0, prompt_tokens_max=max_prompt_tokens(text, 0))
         assert req.key is not None
         from aiguillage.api.app import _deadline
 

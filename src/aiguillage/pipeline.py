@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from aiguillage import metrics
-from aiguillage.api.validate import ChatRequest
+from aiguillage.api.validate import BUDGET_OUTPUT_CAP, ChatRequest
 from aiguillage.call import answer_text
 from aiguillage.config import Deployment
 from aiguillage.decision import Decision, decimal_str
@@ -95,8 +95,12 @@ class ChatPipeline:
                 raise_if_none(cands, eligible)
                 if gw.accounting is not None:
                     # Reserve against what may actually serve the request, then apply a downgrade.
+                    if policy.budgets and not req.explicit_max_output:
+                        # Reserve for, and cap the answer at, a bound the budget can rely on.
+                        req.max_output_tokens = BUDGET_OUTPUT_CAP
+                        req.body["max_tokens"] = BUDGET_OUTPUT_CAP
                     admission = await gw.accounting.admit(
-                        key.tenant, key.key_id, policy, req.prompt_tokens, req.max_output_tokens, eligible)
+                        key.tenant, key.key_id, policy, req.prompt_tokens_max, req.max_output_tokens, eligible)
                     if admission.allowed_tiers is not None:
                         eligible = apply_budget(cands, eligible, admission.allowed_tiers, admission.reason)
                         raise_if_none(cands, eligible)

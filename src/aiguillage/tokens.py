@@ -36,3 +36,9 @@ def messages_text(messages: list[Any]) -> str:
 
 def estimate_prompt_tokens(messages: list[Any]) -> int:
     return count_tokens(messages_text(messages)) + MESSAGE_OVERHEAD * len(messages)
+
+
+def max_prompt_tokens(text: str, messages: int) -> int:
+    """An upper bound for budgets: a byte-level BPE never needs more than one token per UTF-8 byte,
+    plus the chat template's role and separator tokens."""
+    return len(text.encode("utf-8")) + 8 * messages + 3

@@ -14,10 +14,12 @@ import orjson
 
 from aiguillage.errors import InvalidRequest
 from aiguillage.providers.base import JSON_MODE, STREAM, TOOLS, VISION
-from aiguillage.tokens import estimate_prompt_tokens, messages_text
+from aiguillage.tokens import estimate_prompt_tokens, max_prompt_tokens, messages_text
 
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 DEFAULT_MAX_OUTPUT = 512
+# Output cap for a budgeted tenant's request that names none: a reservation needs a bound.
+BUDGET_OUTPUT_CAP = 4096
 # Keys the gateway itself interprets; everything else is forwarded to the provider.
 _GATEWAY_KEYS = frozenset({"model", "stream", "stream_options"})
 
@@ -33,6 +35,10 @@ class ChatRequest:
     prompt_text: str
     prompt_tokens: int
     max_output_tokens: int
+    # An upper bound on the prompt's tokens (what a budget reserves for), and whether the
+    # client set the output limit itself.
+    prompt_tokens_max: int = 0
+    explicit_max_output: bool = True
 
     def upstream_body(self, upstream_model: str, messages: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         body = dict(self.body)
@@ -181,4 +187,5 @@ def parse_chat(data: Any) -> ChatRequest:
         body=body, model=model, stream=stream, include_usage=include_usage, messages=messages,
         needs=frozenset(needs), prompt_text=text, prompt_tokens=estimate_prompt_tokens(messages),
         max_output_tokens=max_tokens or DEFAULT_MAX_OUTPUT,
+        prompt_tokens_max=max_prompt_tokens(text, len(messages)), explicit_max_output=max_tokens is not None,
     )
