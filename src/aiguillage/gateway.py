@@ -58,6 +58,8 @@ class Gateway:
         connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, keepalive_timeout=30, ttl_dns_cache=300)
         self.http = aiohttp.ClientSession(connector=connector, auto_decompress=True, trust_env=False)
         self._build_extensions()
+        for policy in (self.settings.default_policy, *self.settings.tenants.values()):
+            self.router_for(policy)  # load every router artifact now: fail at start, not on a request
         self.writer = GroupCommitWriter(self.db, self.sinks)
         self.writer.start()
         for d in self.settings.models:
