@@ -24,6 +24,13 @@ def app_factory():  # type: ignore[no-untyped-def]
     return create_app(load_settings(os.environ.get(ENV_CONFIG) or None))
 
 
+def prepare_metrics_dir() -> None:
+    """Point prometheus_client at a directory shared by the worker processes, so ``/metrics``
+    adds up every worker's counts. Must run before anything imports prometheus_client."""
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="aiguillage-metrics-")
+
+
 def serve(host: str, port: int, workers: int, config: Path | None) -> None:
     from granian import Granian
     from granian.constants import Interfaces, Loops
@@ -33,8 +40,6 @@ def serve(host: str, port: int, workers: int, config: Path | None) -> None:
     else:
         os.environ.pop(ENV_CONFIG, None)
     os.environ["AIGUILLAGE_WORKERS"] = str(workers)
-    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="aiguillage-metrics-")
     Granian(
         target="aiguillage.server:app_factory",
         factory=True,

@@ -19,9 +19,13 @@ def serve(
     """Start the gateway (the embedded default when no --config is given)."""
     from aiguillage.server import serve as run
 
+    n = workers or os.cpu_count() or 1
     settings = settings_or_exit(config)
     open_db(config)  # create the schema once, before the workers race to it
-    n = workers or os.cpu_count() or 1
+    if any(d.provider == "local" and not d.options.get("model_path") for d in settings.models):
+        from aiguillage.providers.local import default_model_path
+
+        default_model_path()  # unpack the embedded model once, not in every worker
     typer.echo(f"aiguillage: serving {len(settings.models)} deployment(s) on http://{host}:{port} "
                f"with {n} worker(s); config: {settings.source}", err=True)
     run(host, port, n, config)

