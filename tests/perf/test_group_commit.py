@@ -1,0 +1,150 @@
+"""The group-commit writer under the shapes the benchmark relies on (real SQLite files, real processes).
+
+* records submitted in one event-loop iteration are committed together, and every future
+  resolves only once its record can be read back by another connection;
+* a failing sink fails exactly that batch's futures, and the next batch commits again;
+* two processes writing the same SQLite file (two workers) take turns through the writer
+  lock file without losing a record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing as mp
+import time
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from aiguillage.store.db import Database
+from aiguillage.store.writer import GroupCommitWriter
+
+_meta = sa.MetaData()
+_rows = sa.Table("perf_gc_rows", _meta, sa.Column("n", sa.Integer, nullable=False),
+                 sa.Column("who", sa.String(16), nullable=False))
+
+
+class RowSink:
+    def __init__(self, who: str = "main") -> None:
+        self.who = who
+        self.fail = False
+        self.batch_sizes: list[int] = []
+
+    def write(self, conn: sa.Connection, records: Any) -> None:
+        if self.fail:
+            raise RuntimeError("sink refused the batch")
+        self.batch_sizes.append(len(records))
+        conn.execute(_rows.insert(), [{"n": r["n"], "who": self.who} for r in records])
+
+
+def _db(path: Path) -> Database:
+    db = Database(f"sqlite:///{path}")
+    _meta.create_all(db.engine)
+    return db
+
+
+def _count(path: Path, who: str | None = None) -> int:
+    engine = sa.create_engine(f"sqlite:///{path}")  # a separate connection: sees only committed rows
+    try:
+        q = sa.select(sa.func.count()).select_from(_rows)
+        if who is not None:
+            q = q.where(_rows.c.who == who)
+        with engine.connect() as conn:
+            return int(conn.execute(q).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def test_one_loop_iteration_is_one_batch_and_durable_on_resolve(tmp_path: Path) -> None:
+    path = tmp_path / "gc.db"
+    sink = RowSink()
+    writer = GroupCommitWriter(_db(path), [sink])
+    writer.start()
+
+    async def main() -> list[int]:
+        seen = []
+        futs = [writer.submit({"n": i}) for i in range(200)]
+        for fut in asyncio.as_completed(futs):
+            await fut
+            seen.append(_count(path))  # committed before the future resolved
+        return seen
+
+    try:
+        seen = asyncio.run(main())
+    finally:
+        writer.close()
+    assert sink.batch_sizes == [200]
+    assert min(seen) == 200
+    assert writer.batches == 1 and writer.records == 200
+
+
+def test_a_failing_batch_fails_its_futures_and_the_next_commits(tmp_path: Path) -> None:
+    path = tmp_path / "gc.db"
+    sink = RowSink()
+    writer = GroupCommitWriter(_db(path), [sink])
+    writer.start()
+
+    async def main() -> tuple[list[BaseException | None], int]:
+        sink.fail = True
+        failed = await asyncio.gather(*(writer.submit({"n": i}) for i in range(5)), return_exceptions=True)
+        sink.fail = False
+        await asyncio.gather(*(writer.submit({"n": 100 + i}) for i in range(7)))
+        return failed, _count(path)
+
+    try:
+        failed, committed = asyncio.run(main())
+    finally:
+        writer.close()
+    assert [type(e).__name__ for e in failed] == ["RuntimeError"] * 5
+    assert committed == 7
+
+
+def _hammer(path: str, who: str, n: int, out: Any) -> None:
+    db = Database(f"sqlite:///{path}")
+    writer = GroupCommitWriter(db, [RowSink(who)])
+    writer.start()
+
+    async def main() -> None:
+        async def one(i: int) -> None:
+            await writer.submit({"n": i})
+
+        for start in range(0, n, 50):  # 50 concurrent requests at a time, like a loaded worker
+            await asyncio.gather(*(one(i) for i in range(start, min(n, start + 50))))
+
+    t = time.perf_counter()
+    asyncio.run(main())
+    writer.close()
+    out.put((who, writer.records, time.perf_counter() - t))
+
+
+def test_two_processes_share_one_sqlite_file_without_losing_records(tmp_path: Path) -> None:
+    path = tmp_path / "gc.db"
+    _db(path).dispose()
+    ctx = mp.get_context("spawn")
+    out = ctx.Queue()
+    procs = [ctx.Process(target=_hammer, args=(str(path), who, 1500, out)) for who in ("w1", "w2")]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+    assert all(p.exitcode == 0 for p in procs), [p.exitcode for p in procs]
+    results = sorted(out.get(timeout=5) for _ in procs)
+    assert [(who, n) for who, n, _ in results] == [("w1", 1500), ("w2", 1500)]
+    assert _count(path, "w1") == 1500 and _count(path, "w2") == 1500
+    assert (tmp_path / "gc.db.writer-lock").exists()
+
+
+def test_in_memory_sqlite_needs_no_lock_file() -> None:
+    db = Database("sqlite://")
+    writer = GroupCommitWriter(db, [])
+    writer.start()
+    try:
+        asyncio.run(asyncio.wait_for(_submit(writer), 10))
+    finally:
+        writer.close()
+    assert writer.records == 1
+
+
+async def _submit(writer: GroupCommitWriter) -> None:
+    await writer.submit({"n": 1})
