@@ -75,11 +75,13 @@ def aiguillage_config(upstream: str) -> dict:
     }]}
 
 
-def run_aiguillage(work: Path, upstream: str, wrk: str, args: argparse.Namespace) -> list[dict]:
-    home = work / "aiguillage-home"
+def run_aiguillage(work: Path, upstream: str, wrk: str, args: argparse.Namespace, name: str = "aiguillage",
+                   extra: dict | None = None) -> list[dict]:
+    """One aiguillage variant (``extra`` is merged into its config) measured under the same load."""
+    home = work / f"{name}-home"
     home.mkdir()
-    cfg = work / "aiguillage.yaml"
-    cfg.write_text(json.dumps(aiguillage_config(upstream)))  # JSON is YAML
+    cfg = work / f"{name}.yaml"
+    cfg.write_text(json.dumps({**aiguillage_config(upstream), **(extra or {})}))  # JSON is YAML
     env = {"AIGUILLAGE_HOME": str(home)}
     cli = [str(Path(PYTHON).parent / "aiguillage")]
     key = subprocess.run([*cli, "keys", "create", "--tenant", "bench", "--config", str(cfg)],
@@ -97,7 +99,7 @@ def run_aiguillage(work: Path, upstream: str, wrk: str, args: argparse.Namespace
         assert status == 200 and b"Bonjour" in body, (status, body[:300])
         if args.profile:
             print(f"  aiguillage pids (for py-spy): {proc.group_pids()}", file=sys.stderr)
-        return measure("aiguillage", wrk, base + "/v1/chat/completions",
+        return measure(name, wrk, base + "/v1/chat/completions",
                        {"BENCH_KEY": key, "BENCH_MODEL": "auto"}, args.conc, args.duration, args.warmup, proc)
     finally:
         proc.stop()

@@ -1,4 +1,4 @@
-"""Held-out routing quality on the shared RouteLLM data (see bench/results/routing.md).
+"""Held-out routing quality on the shared RouteLLM data (see docs/benchmarks.md).
 
 MMLU: 5 folds over domains (whole domains held out; each prompt is scored by a model that never
 saw its domain). GSM8K: 5 folds over questions. Contaminated prompts are dropped first.

@@ -214,6 +214,8 @@ class Caller:
                 details["verifier_threshold"] = verifier.threshold
                 if score >= verifier.threshold:
                     self._record(decision, dep, t, None, outcome="escalated")
+                    # The escalated answer was paid for too: the pipeline charges its usage.
+                    decision.attempts[-1].usage = resp.get("usage") or {}
                     accepted = accepted or (dep, resp)
                     continue
             self._record(decision, dep, t, None)

@@ -47,10 +47,14 @@ class Attempt:
     outcome: str
     error: str | None
     latency_ms: float
+    usage: dict[str, Any] | None = None  # for an answer that was paid for but not used (cascade)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"deployment": self.deployment, "outcome": self.outcome, "error": self.error,
-                "latency_ms": round(self.latency_ms, 3)}
+        out = {"deployment": self.deployment, "outcome": self.outcome, "error": self.error,
+               "latency_ms": round(self.latency_ms, 3)}
+        if self.usage is not None:
+            out["usage"] = self.usage
+        return out
 
 
 @dataclass(slots=True)

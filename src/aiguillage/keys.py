@@ -14,7 +14,6 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
@@ -74,7 +73,7 @@ class KeyStore:
         key_id = secrets.token_hex(6)
         key = f"ag-{key_id}-{secrets.token_urlsafe(24)}"
         now = time.time()
-        expires = now + expires_days * 86400 if expires_days else None
+        expires = now + expires_days * 86400 if expires_days is not None else None
         with self.db.engine.begin() as conn:
             conn.execute(api_keys.insert().values(
                 key_id=key_id, key_hash=hash_key(key), tenant=tenant, admin=admin,
@@ -154,6 +153,3 @@ class KeyCache:
             self._by_hash[key_hash] = info
         return info
 
-
-def expires_in(days: float | None) -> datetime | None:
-    return datetime.now(UTC) + timedelta(days=days) if days else None

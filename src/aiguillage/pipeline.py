@@ -6,6 +6,7 @@ decision's record is durably committed (for a stream: before its final event).
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -20,8 +21,8 @@ from aiguillage.decision import Decision, decimal_str
 from aiguillage.errors import GatewayError, UpstreamError
 from aiguillage.gateway import Gateway
 from aiguillage.keys import KeyInfo
-from aiguillage.outcomes import OUTCOME_KEY
 from aiguillage.accounting import cost_of, largest_deployment
+from aiguillage.outcomes import OUTCOME_KEY
 from aiguillage.policy import (
     PiiVerdict,
     apply_budget,
@@ -57,6 +58,8 @@ class ChatResult:
     body: dict[str, Any] | None = None
     stream: AsyncIterator[bytes] | None = None
 
+log = logging.getLogger(__name__)
+
 
 class ChatPipeline:
     def __init__(self, gw: Gateway) -> None:
@@ -72,7 +75,7 @@ class ChatPipeline:
         span = gw.tracing.span
         decision = Decision(
             request_id=request_id, tenant=key.tenant, key_id=key.key_id, endpoint=endpoint,
-            requested_model=req.model, stream=req.stream, subject_id=subject or key.tenant,
+            requested_model=req.model[:200], stream=req.stream, subject_id=(subject or key.tenant)[:200],
         )
         policy = gw.policy(key.tenant)
         admission = None
@@ -110,11 +113,14 @@ class ChatPipeline:
                 decision.router = {"strategy": ranking.strategy, "version": ranking.version,
                                    "reason": ranking.reason, "details": ranking.details}
                 decision.counterfactual_deployment = largest_deployment(eligible).id
-        except GatewayError as exc:
+        except Exception as exc:
+            err = as_gateway_error(exc)
             if admission is not None:
                 await gw.accounting.settle(admission, Decimal(0), 0)
-            await self.record_failure(decision, exc, t0, 0.0)
-            raise
+            await self.record_failure(decision, err, t0, 0.0)
+            if err is exc:
+                raise
+            raise err from exc
         deadline = time.monotonic() + (deadline_s or gw.settings.resilience.deadline_s)
         headers = dict(admission.headers) if admission is not None else {}
         return Prepared(decision, ranking, eligible, verdict, t0, deadline, transform, admission, headers)
@@ -130,16 +136,25 @@ class ChatPipeline:
 
     def charge(self, d: Decision, dep: Deployment, usage: dict[str, Any] | None, answer: str,
                prompt_tokens: int) -> None:
-        """Tokens and exact cost from the upstream's usage (counted when it gives none)."""
+        """Tokens and exact cost from the upstream's usage (counted when it gives none), plus
+        every answer that was paid for but not used (a cascade's escalated answers)."""
         d.chosen = dep
         d.chosen_provider = dep.provider
         d.chosen_jurisdiction = self.gw.jurisdiction_of(dep)
         pt = int((usage or {}).get("prompt_tokens") or prompt_tokens)
         ct = int((usage or {}).get("completion_tokens") or count_tokens(answer))
-        d.prompt_tokens, d.completion_tokens = pt, ct
-        d.cost_eur = cost_of(dep, pt, ct)
         largest = self.gw.settings.deployment(d.counterfactual_deployment or dep.id) or dep
         d.counterfactual_cost_eur = cost_of(largest, pt, ct)
+        cost = cost_of(dep, pt, ct)
+        for a in d.attempts:
+            paid = self.gw.settings.deployment(a.deployment) if a.usage is not None else None
+            if paid is not None and a.usage is not None:
+                ep = int(a.usage.get("prompt_tokens") or prompt_tokens)
+                ec = int(a.usage.get("completion_tokens") or 0)
+                cost += cost_of(paid, ep, ec)
+                pt, ct = pt + ep, ct + ec
+        d.prompt_tokens, d.completion_tokens = pt, ct
+        d.cost_eur = cost
 
     def _finish(self, prep: Prepared, dep: Deployment, usage: dict[str, Any] | None, answer: str,
                 req: ChatRequest) -> None:
@@ -211,14 +226,17 @@ class ChatPipeline:
                 dep, resp, upstream_s = await caller.complete(
                     prep.ranking.order, self.body_for(req, prep), d, prep.deadline,
                     prep.ranking.verifier, req.prompt_text)
-        except GatewayError as exc:
+            if prep.transform is not None and self.gw.jurisdiction_of(dep) != "on_prem":
+                prep.transform.restore_response(resp)
+            self._finish(prep, dep, resp.get("usage"), answer_text(resp), req)
+            _mark_ai_generated(resp, d)
+        except Exception as exc:
+            err = as_gateway_error(exc)
             await self.settle(prep)
-            await self.record_failure(d, exc, prep.t0, sum(a.latency_ms for a in d.attempts) / 1000)
-            raise
-        if prep.transform is not None and self.gw.jurisdiction_of(dep) != "on_prem":
-            prep.transform.restore_response(resp)
-        self._finish(prep, dep, resp.get("usage"), answer_text(resp), req)
-        _mark_ai_generated(resp, d)
+            await self.record_failure(d, err, prep.t0, sum(a.latency_ms for a in d.attempts) / 1000)
+            if err is exc:
+                raise
+            raise err from exc
         await self.settle(prep)
         overhead_ms = (time.perf_counter() - prep.t0 - upstream_s) * 1000
         await self.record(d, prep.t0, upstream_s, prep.outcome)
@@ -231,10 +249,13 @@ class ChatPipeline:
         d = prep.decision
         try:
             opened = await caller.open_stream(prep.ranking.order, self.body_for(req, prep), d, prep.deadline)
-        except GatewayError as exc:
+        except Exception as exc:
+            err = as_gateway_error(exc)
             await self.settle(prep)
-            await self.record_failure(d, exc, prep.t0, sum(a.latency_ms for a in d.attempts) / 1000)
-            raise
+            await self.record_failure(d, err, prep.t0, sum(a.latency_ms for a in d.attempts) / 1000)
+            if err is exc:
+                raise
+            raise err from exc
         return opened, opened.upstream_s, opened.deployment
 
 
@@ -258,10 +279,14 @@ class ChatPipeline:
         chunk: dict[str, Any] | None = opened.first
         it = opened.rest.__aiter__()
         while chunk is not None:
-            if chunk.get("usage"):
-                usage = chunk["usage"]
-            last_meta = {k: chunk[k] for k in ("id", "created", "model") if k in chunk}
-            out = _client_chunk(chunk, req.include_usage, parts, restorer)
+            try:
+                if chunk.get("usage"):
+                    usage = chunk["usage"]
+                last_meta = {k: chunk[k] for k in ("id", "created", "model") if k in chunk}
+                out = _client_chunk(chunk, req.include_usage, parts, restorer)
+            except Exception as exc:  # a malformed chunk ends the stream like an upstream failure
+                error, chunk = as_gateway_error(exc), None
+                break
             if out is not None:
                 yield out
             t = time.perf_counter()
@@ -269,8 +294,8 @@ class ChatPipeline:
                 chunk = await it.__anext__()
             except StopAsyncIteration:
                 chunk = None
-            except GatewayError as exc:
-                error, chunk = exc, None
+            except Exception as exc:
+                error, chunk = as_gateway_error(exc), None
             upstream_s += time.perf_counter() - t
         if restorer is not None:
             tail = restorer.flush()
@@ -278,9 +303,10 @@ class ChatPipeline:
                 parts.append(tail)
                 yield _content_chunk(last_meta, tail)
         answer = "".join(parts)
-        self._finish(prep, dep, usage, answer, req)
         if error is not None:
             d.status, d.error_code = 502, "upstream_failed_mid_stream"
+        self._finish(prep, dep, usage, answer, req)
+        if error is not None:
             if isinstance(error, UpstreamError):
                 d.attempts[-1].outcome = "error"
                 d.attempts[-1].error = f"{error.code}: {error}"
@@ -338,6 +364,15 @@ def _client_chunk(chunk: dict[str, Any], include_usage: bool, parts: list[str], 
     return chunk
 
 
+def as_gateway_error(exc: BaseException) -> GatewayError:
+    """Anything unexpected becomes a recorded 500 rather than an unrecorded crash."""
+    if isinstance(exc, GatewayError):
+        return exc
+    log.exception("unexpected error on the request path", exc_info=exc)
+    return GatewayError("internal error in the gateway; the x-aiguillage-decision header identifies it",
+                        code="internal_error")
+
+
 def _pii_header(d: Decision) -> str:
     counts = d.policy.get("personal_data") or {}
     found = ",".join(f"{t}={n}" for t, n in sorted(counts.items())) or "none"
@@ -349,9 +384,6 @@ def _mark_ai_generated(resp: dict[str, Any], d: Decision) -> None:
     resp["aiguillage"] = {"ai_generated": True, "decision_id": d.decision_id,
                           "deployment": d.chosen.id if d.chosen else None}
 
-
-def upstream_seconds(d: Decision) -> float:
-    return sum(a.latency_ms for a in d.attempts) / 1000
 
 
 __all__ = ["ChatPipeline", "ChatResult", "Prepared"]

@@ -18,7 +18,8 @@ from aiguillage.config import Settings, TenantPolicy
 from aiguillage.decision import Decision
 from aiguillage.inspect import CONTEXT_TYPES, Entity, Pseudonymizer, detect_language, scan
 
-# (message index, content-part index or None for a plain string) -> the text that was scanned
+# (message index, where): where is None for a plain-string content, j >= 0 for content part j,
+# and -(k + 1) for the arguments of tool call k (text the model wrote, which may repeat personal data).
 Segment = tuple[int, int | None]
 
 
@@ -32,7 +33,27 @@ def _segments(messages: list[dict[str, Any]]) -> list[tuple[Segment, str]]:
             for j, part in enumerate(c):
                 if isinstance(part, dict) and isinstance(part.get("text"), str):
                     out.append(((i, j), part["text"]))
+        for k, call in enumerate(m.get("tool_calls") or ()):
+            args = (call.get("function") or {}).get("arguments") if isinstance(call, dict) else None
+            if isinstance(args, str):
+                out.append(((i, -(k + 1)), args))
     return out
+
+
+def _replace(message: dict[str, Any], where: int | None, redact: Any) -> None:
+    if where is None:
+        message["content"] = redact(message["content"])
+    elif where >= 0:
+        parts = list(message["content"])
+        parts[where] = {**parts[where], "text": redact(parts[where]["text"])}
+        message["content"] = parts
+    else:
+        calls = [dict(c) for c in message["tool_calls"]]
+        k = -where - 1
+        fn = dict(calls[k]["function"])
+        fn["arguments"] = redact(fn["arguments"])
+        calls[k]["function"] = fn
+        message["tool_calls"] = calls
 
 
 @dataclass(slots=True)
@@ -52,14 +73,8 @@ class PseudonymTransform:
         out = [dict(m) for m in messages]
         for (i, j), entities in self.found.items():
             chosen = [e for e in entities if e.type in self.types]
-            if not chosen:
-                continue
-            if j is None:
-                out[i]["content"] = self.pseudonymizer.redact(out[i]["content"], chosen)
-            else:
-                parts = list(out[i]["content"])
-                parts[j] = {**parts[j], "text": self.pseudonymizer.redact(parts[j]["text"], chosen)}
-                out[i]["content"] = parts
+            if chosen:
+                _replace(out[i], j, lambda text, es=chosen: self.pseudonymizer.redact(text, es))
         self._cache = out
         return out
 

@@ -72,3 +72,13 @@ def test_embeddings_go_to_a_deployment_that_embeds(tt: ThreeTier) -> None:
     assert tt.medium.requests[-1]["json"]["input"] == ["eins", "zwei"]
     with pytest.raises(openai.BadRequestError):
         c.embeddings.create(model="auto", input=[])
+
+
+def test_malformed_anthropic_requests_are_400_in_anthropic_format(tt: ThreeTier) -> None:
+    import httpx
+
+    for bad in ({"metadata": "me"}, {"stop_sequences": "STOP"}, {"messages": "hi"}):
+        body = {"model": "auto", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}], **bad}
+        r = httpx.post(tt.gw.url + "/v1/messages", json=body, headers={"x-api-key": tt.key})
+        assert r.status_code == 400, r.text
+        assert r.json()["type"] == "error" and r.json()["error"]["type"] == "invalid_request_error"

@@ -127,4 +127,9 @@ def test_cascade_escalates_only_when_the_small_answer_fails_the_verifier(env: En
     assert rec["router"]["details"]["verifier_scores"]["mixtral"] >= verifier.threshold
     assert [a["outcome"] for a in rec["attempts"]] == ["escalated", "ok"]
     # The cascade charges both calls: the weak answer was paid for too.
-    assert rec["usage"]["completion_tokens"] == 7
+    assert rec["usage"] == {"prompt_tokens": 22, "completion_tokens": 14}
+    from decimal import Decimal
+
+    weak_cost = (Decimal("0.6") * 11 + Decimal("0.6") * 7) / Decimal(1_000_000)
+    strong_cost = (Decimal("10") * 11 + Decimal("30") * 7) / Decimal(1_000_000)
+    assert Decimal(r.headers["x-aiguillage-cost-eur"]) == weak_cost + strong_cost

@@ -147,3 +147,18 @@ def test_language_excludes_deployment(env: Env) -> None:
     raw = env.client("nobody").chat.completions.with_raw_response.create(
         model="large", messages=[{"role": "user", "content": "Could you please explain how the notice period works?"}])
     assert raw.headers["x-aiguillage-model"] == "us-large"
+
+
+def test_personal_data_in_tool_call_arguments_is_inspected_and_redacted(env: Env) -> None:
+    messages = [
+        {"role": "user", "content": "Bitte die Überweisung vorbereiten, danke."},
+        {"role": "assistant", "content": None, "tool_calls": [{"id": "call_1", "type": "function", "function": {
+            "name": "transfer", "arguments": f'{{"iban": "{IBAN}", "to": "{EMAIL}"}}'}}]},
+        {"role": "tool", "tool_call_id": "call_1", "content": "ok"},
+    ]
+    raw = env.client("bank").chat.completions.with_raw_response.create(model="auto", messages=messages)
+    assert raw.headers["x-aiguillage-model"] == "onprem-medium"  # local_only applies to the tool call too
+    assert "IBAN=1" in raw.headers["x-aiguillage-pii"]
+    env.client("pseudo").chat.completions.create(model="auto", messages=messages)
+    sent = env.eu.requests[-1]["json"]["messages"][1]["tool_calls"][0]["function"]["arguments"]
+    assert IBAN not in sent and EMAIL not in sent and "[IBAN_1]" in sent

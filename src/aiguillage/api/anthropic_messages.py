@@ -149,13 +149,19 @@ def messages_request_to_chat(body: dict[str, Any]) -> dict[str, Any]:
     for key in ("temperature", "top_p"):
         if body.get(key) is not None:
             out[key] = body[key]
-    if body.get("stop_sequences"):
-        out["stop"] = list(body["stop_sequences"])
+    stops = body.get("stop_sequences")
+    if stops:
+        if not isinstance(stops, list) or not all(isinstance(x, str) for x in stops):
+            raise InvalidRequest("stop_sequences: must be an array of strings", param="stop_sequences")
+        out["stop"] = list(stops)
     if body.get("tools"):
         out["tools"] = _tools(body["tools"])
     if isinstance(body.get("tool_choice"), dict):
         _tool_choice(body["tool_choice"], out)
-    user = (body.get("metadata") or {}).get("user_id")
+    metadata = body.get("metadata") or {}
+    if not isinstance(metadata, dict):
+        raise InvalidRequest("metadata: must be an object", param="metadata")
+    user = metadata.get("user_id")
     if user:
         out["user"] = str(user)
     if body.get("stream"):

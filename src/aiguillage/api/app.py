@@ -64,7 +64,7 @@ class Request:
         self.receive = receive
         self.headers: dict[bytes, bytes] = dict(scope["headers"])
         rid = self.headers.get(b"x-request-id")
-        self.request_id = rid.decode("latin-1")[:200] if rid else new_request_id()
+        self.request_id = rid.decode("latin-1")[:128] if rid else new_request_id()
         self.key: KeyInfo | None = None
         self.t0 = time.perf_counter()
 
@@ -182,6 +182,8 @@ class App:
             await asyncio.sleep(0.05)
         if self.inflight:
             log.warning("shutdown: %d request(s) still in flight after the %gs grace period", self.inflight, grace)
+        # Shadow evaluations run after their answer; they record decisions too, so let them finish.
+        await self.chat.shadow.drain(max(0.0, end - time.monotonic()))
 
     def _resolve(self, method: str, path: str) -> tuple[Handler, bool] | None:
         hit = self.routes.get((method, path))

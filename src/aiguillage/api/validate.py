@@ -164,7 +164,9 @@ def parse_chat(data: Any) -> ChatRequest:
     _number(data, "top_p", 0, 1)
     _number(data, "frequency_penalty", -2, 2)
     _number(data, "presence_penalty", -2, 2)
-    max_tokens = _int(data, "max_completion_tokens") or _int(data, "max_tokens")
+    # Both names may be sent; the smaller bound is the one every server will honour.
+    limits = [v for v in (_int(data, "max_completion_tokens"), _int(data, "max_tokens")) if v is not None]
+    max_tokens = min(limits) if limits else None
     _int(data, "n")
     if data.get("n", 1) not in (1, None):
         raise InvalidRequest("only n=1 is supported", param="n")

@@ -13,6 +13,7 @@ All HTTP goes through the one shared ``aiohttp.ClientSession`` handed in at cons
 from __future__ import annotations
 
 import json
+import math
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from importlib.metadata import entry_points
@@ -179,6 +180,8 @@ def raise_for_upstream(dep: str, status: int, text: str, retry_after: str | None
         ra: float | None = None
         try:
             ra = float(retry_after) if retry_after else None
+            if ra is not None and not (math.isfinite(ra) and ra >= 0):
+                ra = None
         except ValueError:
             ra = None
         raise UpstreamRateLimited(msg, deployment=dep, retry_after=ra)

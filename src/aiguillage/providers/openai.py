@@ -42,7 +42,7 @@ class OpenAIProvider(Provider):
         body = dict(body)
         if "max_completion_tokens" in body:
             # Older OpenAI-compatible servers only know the legacy name.
-            body.setdefault("max_tokens", body.pop("max_completion_tokens"))
+            body["max_tokens"] = body.pop("max_completion_tokens")
         rf = body.get("response_format")
         if server == "tgi":
             body.pop("stream_options", None)
@@ -60,7 +60,8 @@ class OpenAIProvider(Provider):
     async def complete(self, body: dict[str, Any]) -> dict[str, Any]:
         resp = await self.post(self._url("chat/completions"), self._quirks(body), self._headers())
         data = await self.read_json(resp)
-        if not isinstance(data, dict) or not isinstance(data.get("choices"), list):
+        if not isinstance(data, dict) or not isinstance(data.get("choices"), list) or \
+                not all(isinstance(c, dict) for c in data["choices"]):
             raise UpstreamHTTPError(
                 f"deployment '{self.deployment.id}' answered without choices", deployment=self.deployment.id
             )
