@@ -23,6 +23,7 @@ def test_embedded_default_answers_the_openai_sdk(tmp_path: Path) -> None:
         assert r.model == "gemma-3-270m"
         assert r.usage is not None and r.usage.prompt_tokens > 0 and 0 < r.usage.completion_tokens <= 8
         assert r.choices[0].finish_reason in ("stop", "length")
+        assert "<|im_" not in (r.choices[0].message.content or "")  # no chat-template marker leaks out
         stream = c.chat.completions.create(model="small", messages=[{"role": "user", "content": "Count: 1, 2,"}],
                                            max_tokens=6, stream=True, stream_options={"include_usage": True})
         chunks = list(stream)

