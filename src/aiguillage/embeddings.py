@@ -7,6 +7,7 @@ retryable failures. Cost is the input price times the upstream's prompt tokens.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -64,7 +65,14 @@ class EmbeddingsPipeline:
                 last = UpstreamTimeout("the request deadline passed", deployment=dep.id)
                 break
             try:
-                resp = await self.gw.providers[dep.id].embed({"model": dep.model or dep.id, "input": inputs, **extra})
+                async with asyncio.timeout(prep.deadline - time.monotonic()):
+                    resp = await self.gw.providers[dep.id].embed({"model": dep.model or dep.id, "input": inputs,
+                                                                  **extra})
+            except TimeoutError:
+                upstream_s += time.perf_counter() - t
+                last = UpstreamTimeout(f"deployment '{dep.id}' exceeded the request deadline", deployment=dep.id)
+                d.attempts.append(Attempt(dep.id, "error", f"{last.code}: {last}", (time.perf_counter() - t) * 1000))
+                break
             except UpstreamError as exc:
                 upstream_s += time.perf_counter() - t
                 d.attempts.append(Attempt(dep.id, "error", f"{exc.code}: {exc}", (time.perf_counter() - t) * 1000))

@@ -43,6 +43,7 @@ class Gateway:
         self.writer: GroupCommitWriter | None = None
         self.caller: Caller | None = None
         self._routers: dict[int, Router] = {}
+        self._misses: dict[str, float] = {}  # unknown key hash -> refuse without a lookup until
         self.ready = False
         self.started_at = time.time()
         self.audit: Any = None
@@ -109,7 +110,17 @@ class Gateway:
         h = hash_key(key)
         info = self.keys.get_cached(h)
         if info is None:
+            # A key the database did not know a moment ago is refused without asking again, so
+            # random bearer tokens cannot turn into one database query each. New keys are random,
+            # so no real key was ever looked up before its creation.
+            now = time.monotonic()
+            if self._misses.get(h, 0.0) > now:
+                return None
             info = await asyncio.to_thread(self.keys.lookup_slow, h)
+            if info is None:
+                if len(self._misses) > 100_000:
+                    self._misses.clear()
+                self._misses[h] = now + 1.0
         if info is None or not info.valid(time.time()):
             return None
         return info

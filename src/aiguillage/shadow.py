@@ -15,13 +15,15 @@ import logging
 import random
 import re
 import time
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from aiguillage.api.validate import ChatRequest
+from aiguillage.api.validate import BUDGET_OUTPUT_CAP, ChatRequest
 from aiguillage.call import answer_text
 from aiguillage.config import Deployment, TenantPolicy
 from aiguillage.decision import Attempt, Decision
-from aiguillage.errors import GatewayError
+from aiguillage.errors import GatewayError, UpstreamTimeout
+from aiguillage.tokens import max_prompt_tokens, messages_text
 
 if TYPE_CHECKING:
     from aiguillage.pipeline import ChatPipeline, Prepared
@@ -92,16 +94,32 @@ class Shadow:
                       "details": {"parent_decision": parent.decision_id}}
         dec.counterfactual_deployment = d.id
         t0 = time.perf_counter()
+        accounting = self.gw.accounting
+        admission = None
         try:
-            resp = await self.gw.providers[d.id].complete(body)
-        except GatewayError as exc:
-            dec.attempts.append(Attempt(d.id, "error", f"{exc.code}: {exc}", (time.perf_counter() - t0) * 1000))
-            dec.status, dec.error_code = exc.status, exc.code
+            # Side calls spend the tenant's money: the same budgets and rate limits apply.
+            if accounting is not None:
+                admission = await accounting.admit(
+                    parent.tenant, parent.key_id, self.gw.policy(parent.tenant),
+                    max_prompt_tokens(messages_text(body.get("messages", [])), len(body.get("messages", []))),
+                    int(body.get("max_tokens") or BUDGET_OUTPUT_CAP), [d])
+                if "max_tokens" not in body:
+                    body = {**body, "max_tokens": BUDGET_OUTPUT_CAP}
+            async with asyncio.timeout(self.gw.settings.resilience.deadline_s):
+                resp = await self.gw.providers[d.id].complete(body)
+        except (GatewayError, TimeoutError) as exc:
+            err = exc if isinstance(exc, GatewayError) else UpstreamTimeout("side call timed out", deployment=d.id)
+            if admission is not None:
+                await accounting.settle(admission, Decimal(0), 0)
+            dec.attempts.append(Attempt(d.id, "error", f"{err.code}: {err}", (time.perf_counter() - t0) * 1000))
+            dec.status, dec.error_code = err.status, err.code
             await self.pipeline.record(dec, t0, time.perf_counter() - t0)
             return None
         dec.attempts.append(Attempt(d.id, "ok", None, (time.perf_counter() - t0) * 1000))
         text = answer_text(resp)
         self.pipeline.charge(dec, d, resp.get("usage"), text, body_prompt_tokens(body))
+        if admission is not None:
+            await accounting.settle(admission, dec.cost_eur, dec.prompt_tokens + dec.completion_tokens)
         await self.pipeline.record(dec, t0, time.perf_counter() - t0)
         return text
 
