@@ -300,9 +300,13 @@ async def openai_sse(items: Any) -> Any:
 
 
 async def stream_out(send: Send, headers: list[tuple[bytes, bytes]], events: Any) -> None:
-    """Send SSE bytes; if the client goes away, keep draining so the answer is still recorded."""
-    await send({"type": "http.response.start", "status": 200, "headers": [*_SSE, *headers]})
-    connected = True
+    """Send SSE bytes; if the client goes away, keep draining so the answer is still recorded
+    (and the upstream stream and its concurrency slot are released)."""
+    try:
+        await send({"type": "http.response.start", "status": 200, "headers": [*_SSE, *headers]})
+        connected = True
+    except Exception:  # gone before the first byte: still consume the stream to record and release it
+        connected = False
     async for event in events:
         if connected:
             try:
