@@ -2,7 +2,7 @@
 
 Usage:
   .venv/bin/python bench/audit_verify.py --n 1000000 [--url DATABASE_URL] [--batch 64]
-  .venv/bin/python bench/audit_verify.py --reuse /tmp/audit-bench-XXXX   # re-time verify/prove only
+  .venv/bin/python bench/audit_verify.py --reuse /tmp/audit-bench-<id>   # re-time verify/prove only
 Fills a fresh log with N gateway-shaped records through AuditSink (one transaction per --batch
 records, as the group-commit writer does), then times AuditLog.verify() (parallel and single
 process) and 1,000 AuditLog.prove() calls on random decisions, each checked with verify_proof.

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from typing import Any
 
@@ -149,9 +148,4 @@ class Gateway:
     def capabilities_of(self, d: Deployment) -> frozenset[str]:
         return self.capabilities[d.id]
 
-    def provider_kind(self, d: Deployment) -> str:
-        return d.provider
 
-
-def worker_count(requested: int | None) -> int:
-    return requested or os.cpu_count() or 1

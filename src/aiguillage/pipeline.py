@@ -243,7 +243,7 @@ class ChatPipeline:
         metrics.OVERHEAD.observe(overhead_ms / 1000)
         return ChatResult(d, self.headers(prep, overhead_ms), body=resp)
 
-    async def open_stream(self, req: ChatRequest, prep: Prepared) -> tuple[Any, float, Deployment]:
+    async def open_stream(self, req: ChatRequest, prep: Prepared) -> Any:
         caller = self.gw.caller
         assert caller is not None
         d = prep.decision
@@ -256,7 +256,7 @@ class ChatPipeline:
             if err is exc:
                 raise
             raise err from exc
-        return opened, opened.upstream_s, opened.deployment
+        return opened
 
 
     async def stream_events(self, req: ChatRequest, prep: Prepared, opened: Any

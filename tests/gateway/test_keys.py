@@ -31,7 +31,7 @@ def test_keys_are_stored_hashed(tt: ThreeTier) -> None:
     db = sqlite3.connect(tt.gw.home / "aiguillage.db")
     dump = "\n".join(db.iterdump())
     assert key not in dump
-    assert key.split("-")[2] not in dump
+    assert key.split("-", 2)[2] not in dump
     listing = tt.gw.cli("keys", "list").stdout
     assert "hashco" in listing and key not in listing
 

@@ -57,7 +57,7 @@ def new_request_id() -> str:
 class Request:
     """The little we need from an HTTP request, read straight from the ASGI scope."""
 
-    __slots__ = ("scope", "receive", "headers", "request_id", "key", "t0")
+    __slots__ = ("scope", "receive", "headers", "request_id", "key")
 
     def __init__(self, scope: Scope, receive: Receive) -> None:
         self.scope = scope
@@ -66,7 +66,6 @@ class Request:
         rid = self.headers.get(b"x-request-id")
         self.request_id = rid.decode("latin-1")[:128] if rid else new_request_id()
         self.key: KeyInfo | None = None
-        self.t0 = time.perf_counter()
 
     def header(self, name: bytes) -> str | None:
         v = self.headers.get(name)
@@ -264,8 +263,8 @@ class App:
             if not chat.stream:
                 return result.headers, result.body, None
             return result.headers, None, self.chat.replay_as_stream(chat, result)
-        opened, upstream_s, _dep = await self.chat.open_stream(chat, prep)
-        overhead_ms = (time.perf_counter() - prep.t0 - upstream_s) * 1000
+        opened = await self.chat.open_stream(chat, prep)
+        overhead_ms = (time.perf_counter() - prep.t0 - opened.upstream_s) * 1000
         metrics.OVERHEAD.observe(overhead_ms / 1000)
         prep.decision.chosen = opened.deployment
         headers = self.chat.headers(prep, overhead_ms)
