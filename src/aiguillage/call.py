@@ -116,6 +116,8 @@ class Caller:
         if self.health is None:
             return _NULL_SLOT
         slot = self.health.slot(dep)
+        if slot.take_free():
+            return slot
         try:
             async with asyncio.timeout(remaining):
                 await slot.__aenter__()

@@ -129,7 +129,7 @@ class ShadowSpec(_Strict):
 class TenantPolicy(_Strict):
     allowed_jurisdictions: list[str] | None = None  # None = every jurisdiction in the catalog
     personal_data: PiiAction = "allow"
-    # Per entity type (e.g. NATIONAL_ID, IBAN, HEALTH) an action stricter than the default.
+    # Per entity type (e.g. NATIONAL_ID, IBAN) an action stricter than the default.
     personal_data_overrides: dict[str, PiiAction] = Field(default_factory=dict)
     store_content: bool = False
     # Keep prompt, answer and verdicts on premises to train the router on this tenant's own traffic.
@@ -138,6 +138,18 @@ class TenantPolicy(_Strict):
     budgets: list[Budget] = Field(default_factory=list)
     rate_limit: RateLimit | None = None
     shadow: ShadowSpec | None = None
+
+    @field_validator("personal_data_overrides")
+    @classmethod
+    def _known_types(cls, v: dict[str, PiiAction]) -> dict[str, PiiAction]:
+        # A misspelt type would silently never match: a policy that protects nothing.
+        from aiguillage.inspect.entity import ALL_TYPES
+
+        unknown = sorted(set(v) - set(ALL_TYPES))
+        if unknown:
+            raise ValueError(f"unknown personal-data type(s) {', '.join(unknown)}; the detected types are "
+                             f"{', '.join(ALL_TYPES)}")
+        return v
 
 
 class AuditSettings(_Strict):

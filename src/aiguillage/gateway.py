@@ -44,6 +44,7 @@ class Gateway:
         self._routers: dict[int, Router] = {}
         self._misses: dict[str, float] = {}  # unknown key hash -> refuse without a lookup until
         self.ready = False
+        self.inflight = 0  # HTTP requests being served by this process (the app counts them)
         self.started_at = time.time()
         self.audit: Any = None
         self.accounting: Any = None

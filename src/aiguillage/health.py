@@ -18,8 +18,6 @@ import logging
 import math
 import time
 from collections import deque
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 from prometheus_client import Counter, Gauge
@@ -115,6 +113,38 @@ class Breaker:
         self.probing = False
 
 
+class Slot:
+    """One call's place in a deployment's concurrency limit (an async context manager).
+
+    ``take_free`` enters without awaiting when a slot is free, so the caller can skip the
+    timeout scope a wait would need: per request, that scope cost more than the slot itself."""
+
+    __slots__ = ("limiter", "inflight", "t")
+
+    def __init__(self, limiter: Limiter, inflight: Any) -> None:
+        self.limiter = limiter
+        self.inflight = inflight
+        self.t = 0.0
+
+    def take_free(self) -> bool:
+        if not self.limiter.try_acquire():
+            return False
+        self._entered()
+        return True
+
+    def _entered(self) -> None:
+        self.inflight.inc()
+        self.t = time.monotonic()
+
+    async def __aenter__(self) -> None:
+        await self.limiter.acquire()
+        self._entered()
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.inflight.dec()
+        self.limiter.release(time.monotonic() - self.t)
+
+
 class Limiter:
     """At most ``limit`` calls at once, at most ``queue_size`` waiting; beyond that: 503."""
 
@@ -130,12 +160,15 @@ class Limiter:
         per_slot = self.mean_s * (len(self.waiters) + 1) / max(1, self.limit or 1)
         return max(1, math.ceil(per_slot))
 
+    def try_acquire(self) -> bool:
+        """Take a free slot without waiting (the common case: no await, no timeout scope)."""
+        if self.limit is None or (self.active < self.limit and not self.waiters):
+            self.active += 1
+            return True
+        return False
+
     async def acquire(self) -> None:
-        if self.limit is None:
-            self.active += 1
-            return
-        if self.active < self.limit and not self.waiters:
-            self.active += 1
+        if self.try_acquire():
             return
         if len(self.waiters) >= self.queue_size:
             REJECTED.labels(self.dep_id).inc()
@@ -219,17 +252,8 @@ class Health:
     def release_probe(self, dep_id: str) -> None:
         self.breakers[dep_id].release_probe()
 
-    @asynccontextmanager
-    async def slot(self, dep: Deployment) -> AsyncIterator[None]:
-        lim = self.limiters[dep.id]
-        await lim.acquire()
-        INFLIGHT.labels(dep.id).inc()
-        t = time.monotonic()
-        try:
-            yield
-        finally:
-            INFLIGHT.labels(dep.id).dec()
-            lim.release(time.monotonic() - t)
+    def slot(self, dep: Deployment) -> Slot:
+        return Slot(self.limiters[dep.id], metrics.child(INFLIGHT, dep.id))
 
     def snapshot(self) -> dict[str, dict[str, Any]]:
         now = time.monotonic()

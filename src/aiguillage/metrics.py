@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
@@ -24,6 +25,21 @@ BREAKER = Gauge("aiguillage_breaker_open", "1 while a deployment's circuit break
 BUDGET_REMAINING = Gauge("aiguillage_budget_remaining_eur", "Remaining budget", ["scope", "owner"],
                          multiprocess_mode="mostrecent")
 BUDGET_WARNINGS = Counter("aiguillage_budget_warnings", "Soft-budget warnings", ["scope", "owner"])
+
+
+_children: dict[tuple[int, tuple[str, ...]], Any] = {}
+
+
+def child(metric: Any, *labels: str) -> Any:
+    """``metric.labels(*labels)``, cached: the library's lookup (a lock and a tuple of label
+    values) costs more than the increment, and the request path does several per request."""
+    key = (id(metric), labels)
+    got = _children.get(key)
+    if got is None:
+        if len(_children) >= 20_000:  # label values come from tenants and deployments: bounded, but be safe
+            _children.clear()
+        got = _children[key] = metric.labels(*labels)
+    return got
 
 
 def render() -> tuple[bytes, str]:

@@ -84,7 +84,7 @@ class ChatPipeline:
                 language, found, context = gw.inspector.inspect(req, decision, policy)
                 verdict = pii_verdict(policy, decision.policy["personal_data"])
                 decision.policy["action"] = verdict.action
-                metrics.POLICY.labels(key.tenant, verdict.action).inc()
+                metrics.child(metrics.POLICY, key.tenant, verdict.action).inc()
                 transform = gw.inspector.transform(found, verdict.pseudonymize_types, language, context)
             with span("aiguillage.policy", **{"aiguillage.request_id": request_id}):
                 health = getattr(gw, "health", None)
@@ -178,20 +178,21 @@ class ChatPipeline:
         decision.latency_ms = (now - t0) * 1000
         decision.overhead_ms = max(0.0, decision.latency_ms - upstream_s * 1000)
         dep_id = decision.chosen.id if decision.chosen else "none"
-        metrics.REQUESTS.labels(decision.tenant, dep_id, str(decision.status)).inc()
+        child = metrics.child
+        child(metrics.REQUESTS, decision.tenant, dep_id, str(decision.status)).inc()
         if decision.chosen is not None:
-            metrics.ROUTED.labels(decision.router.get("strategy", "?"), dep_id).inc()
-            metrics.TOKENS.labels(decision.tenant, dep_id, "prompt").inc(decision.prompt_tokens)
-            metrics.TOKENS.labels(decision.tenant, dep_id, "completion").inc(decision.completion_tokens)
-            metrics.COST.labels(decision.tenant, dep_id).inc(float(decision.cost_eur))
-            metrics.LATENCY.labels(dep_id).observe(decision.latency_ms / 1000)
+            child(metrics.ROUTED, decision.router.get("strategy", "?"), dep_id).inc()
+            child(metrics.TOKENS, decision.tenant, dep_id, "prompt").inc(decision.prompt_tokens)
+            child(metrics.TOKENS, decision.tenant, dep_id, "completion").inc(decision.completion_tokens)
+            child(metrics.COST, decision.tenant, dep_id).inc(float(decision.cost_eur))
+            child(metrics.LATENCY, dep_id).observe(decision.latency_ms / 1000)
         writer = self.gw.writer
         if writer is not None:
             record = decision.to_record()
             if outcome is not None:
                 record[OUTCOME_KEY] = outcome
             with self.gw.tracing.span("aiguillage.record", **{"aiguillage.request_id": decision.request_id}):
-                await writer.submit(record)
+                await writer.submit(record, alone=self.gw.inflight <= 1)
 
     async def record_failure(self, d: Decision, exc: GatewayError, t0: float, upstream_s: float) -> None:
         """An error answer is a decision too: recorded, and linked from the error's headers."""

@@ -22,7 +22,7 @@ from aiguillage.api.validate import BUDGET_OUTPUT_CAP, ChatRequest
 from aiguillage.call import answer_text
 from aiguillage.config import Deployment, TenantPolicy
 from aiguillage.decision import Attempt, Decision
-from aiguillage.errors import GatewayError, UpstreamTimeout
+from aiguillage.errors import GatewayError, UpstreamError, UpstreamTimeout
 from aiguillage.tokens import max_prompt_tokens, messages_text
 
 if TYPE_CHECKING:
@@ -94,6 +94,28 @@ class Shadow:
                       "details": {"parent_decision": parent.decision_id}}
         dec.counterfactual_deployment = d.id
         t0 = time.perf_counter()
+        # Side calls are best effort: they respect the breaker and never queue for a concurrency
+        # slot ahead of client traffic; they count as the deployment's calls for its breaker.
+        health = getattr(self.gw, "health", None)
+        slot = None
+        if health is not None:
+            admitted, _note = health.admit(d.id)
+            slot = health.slot(d) if admitted else None
+            if slot is None or not slot.take_free():
+                if admitted:
+                    health.release_probe(d.id)
+                log.info("%s call to '%s' for %s skipped: %s", endpoint, d.id, parent.decision_id,
+                         "its circuit breaker is open" if not admitted else "no free concurrency slot")
+                return None
+        try:
+            return await self._paid_call(prep, dec, d, body, t0, health)
+        finally:
+            if slot is not None:
+                await slot.__aexit__(None, None, None)
+
+    async def _paid_call(self, prep: Prepared, dec: Decision, d: Deployment, body: dict[str, Any], t0: float,
+                         health: Any) -> str | None:
+        parent = prep.decision
         accounting = self.gw.accounting
         admission = None
         try:
@@ -113,9 +135,18 @@ class Shadow:
                 await accounting.settle(admission, Decimal(0), 0)
             dec.attempts.append(Attempt(d.id, "error", f"{err.code}: {err}", (time.perf_counter() - t0) * 1000))
             dec.status, dec.error_code = err.status, err.code
+            if health is not None:
+                # Budget refusals and client-side errors say nothing against the deployment.
+                upstream_fault = isinstance(err, UpstreamError) and (err.retryable or isinstance(err, UpstreamTimeout))
+                if upstream_fault:
+                    health.observe(d.id, False)
+                else:
+                    health.release_probe(d.id)
             await self.pipeline.record(dec, t0, time.perf_counter() - t0)
             return None
         dec.attempts.append(Attempt(d.id, "ok", None, (time.perf_counter() - t0) * 1000))
+        if health is not None:
+            health.observe(d.id, True)
         text = answer_text(resp)
         self.pipeline.charge(dec, d, resp.get("usage"), text, body_prompt_tokens(body))
         if admission is not None:

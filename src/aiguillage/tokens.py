@@ -34,8 +34,9 @@ def messages_text(messages: list[Any]) -> str:
     return "\n".join(content_text(m.get("content")) for m in messages if isinstance(m, dict))
 
 
-def estimate_prompt_tokens(messages: list[Any]) -> int:
-    return count_tokens(messages_text(messages)) + MESSAGE_OVERHEAD * len(messages)
+def estimate_prompt_tokens(messages: list[Any], text: str | None = None) -> int:
+    """``text``: ``messages_text(messages)`` when the caller already has it."""
+    return count_tokens(messages_text(messages) if text is None else text) + MESSAGE_OVERHEAD * len(messages)
 
 
 def max_prompt_tokens(text: str, messages: int) -> int:

@@ -57,3 +57,17 @@ def test_unknown_provider_missing_env_and_duplicates(tmp_path: Path) -> None:
     f.write_text("models: [unclosed")
     out = check(f)
     assert out.returncode == 2 and "not valid YAML" in out.stderr
+
+
+def test_a_misspelt_personal_data_type_is_refused(tmp_path: Path) -> None:
+    cfg = {**catalog(openai_deployment("a", "http://x/v1")),
+           "tenants": {"acme": {"personal_data_overrides": {"IBAN": "block", "NATIONAL_IDS": "local_only"}}}}
+    f = tmp_path / "pii.yaml"
+    f.write_text(yaml.safe_dump(cfg))
+    out = check(f)
+    assert out.returncode == 2
+    assert "tenants.acme.personal_data_overrides" in out.stderr
+    assert "unknown personal-data type(s) NATIONAL_IDS" in out.stderr and "NATIONAL_ID" in out.stderr
+    cfg["tenants"]["acme"]["personal_data_overrides"] = {"IBAN": "block", "NATIONAL_ID": "local_only"}
+    f.write_text(yaml.safe_dump(cfg))
+    assert check(f).returncode == 0

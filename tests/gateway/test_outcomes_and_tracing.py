@@ -76,6 +76,38 @@ def test_feedback_shadow_judge_and_export(tmp_path: Path) -> None:
             f.stop()
 
 
+def test_shadow_calls_respect_the_circuit_breaker(tmp_path: Path) -> None:
+    small = FakeOpenAI("small", answer="Paris.").start()
+    big = FakeOpenAI("big").start()
+    judge = FakeOpenAI("judge", answer="A=5 B=5").start()
+    big.default = "500"  # the shadow deployment is down
+    cfg = catalog(
+        openai_deployment("mini", small.url, "small", "on_prem", ("0.1", "0.1")),
+        openai_deployment("big", big.url, "large", "eu", ("3", "9")),
+        openai_deployment("judge", judge.url, "large", "eu", ("3", "9")),
+        tenants={"learner": {"collect_outcomes": True, "shadow": {"share": 1.0, "deployment": "big", "judge": "judge"}}},
+        resilience={"breaker_failures": 2, "breaker_cooldown_s": 600},
+    )
+    gw = GatewayProcess(tmp_path, cfg).start()
+    try:
+        key = gw.key("learner")
+        for i in range(6):
+            r = httpx.post(gw.url + "/v1/chat/completions", headers={"authorization": f"Bearer {key}"},
+                           json={"model": "mini", "messages": [{"role": "user", "content": f"question {i}"}]},
+                           timeout=30)
+            assert r.status_code == 200  # a failing shadow never touches the client's answer
+            time.sleep(0.3)  # let this request's shadow call finish before the next
+        # Two failures opened the breaker; the other four shadow calls were never sent.
+        assert len(big.requests) == 2
+        assert judge.requests == []
+        models = httpx.get(gw.url + "/v1/models", headers={"authorization": f"Bearer {key}"}).json()["data"]
+        assert {m["id"]: m.get("status") for m in models}["big"] == "unavailable"
+    finally:
+        gw.stop()
+        for f in (small, big, judge):
+            f.stop()
+
+
 class Collector:
     """A fake OTLP/HTTP collector: real HTTP, protobuf bodies."""
 

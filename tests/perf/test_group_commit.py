@@ -100,6 +100,56 @@ def test_a_failing_batch_fails_its_futures_and_the_next_commits(tmp_path: Path) 
     assert committed == 7
 
 
+def test_a_lone_request_commits_its_own_record_when_the_writer_is_idle(tmp_path: Path) -> None:
+    path = tmp_path / "gc.db"
+    sink = RowSink()
+    writer = GroupCommitWriter(_db(path), [sink])
+    writer.start()
+
+    async def main() -> tuple[bool, int, list[bool]]:
+        fut = writer.submit({"n": 1}, alone=True)
+        done_at_once = fut.done()  # committed inside submit(), before any loop iteration
+        await fut
+        committed = _count(path)
+        # While the writer is busy (a batch holds it), a lone request queues like any other.
+        with writer._idle:
+            queued = writer.submit({"n": 2}, alone=True)
+            states = [queued.done()]
+        await queued
+        states.append(queued.done())
+        return done_at_once, committed, states
+
+    try:
+        done_at_once, committed, states = asyncio.run(main())
+    finally:
+        writer.close()
+    assert done_at_once and committed == 1
+    assert states == [False, True]
+    assert _count(path) == 2 and sink.batch_sizes == [1, 1]
+
+
+def test_a_lone_request_whose_commit_fails_gets_the_error_and_the_writer_goes_on(tmp_path: Path) -> None:
+    path = tmp_path / "gc.db"
+    sink = RowSink()
+    writer = GroupCommitWriter(_db(path), [sink])
+    writer.start()
+
+    async def main() -> tuple[BaseException | None, int]:
+        sink.fail = True
+        failed = await asyncio.gather(writer.submit({"n": 1}, alone=True), return_exceptions=True)
+        sink.fail = False
+        await writer.submit({"n": 2}, alone=True)
+        await asyncio.gather(*(writer.submit({"n": 10 + i}) for i in range(3)))
+        return failed[0], _count(path)
+
+    try:
+        error, committed = asyncio.run(main())
+    finally:
+        writer.close()
+    assert isinstance(error, RuntimeError)
+    assert committed == 4
+
+
 def _hammer(path: str, who: str, n: int, out: Any) -> None:
     db = Database(f"sqlite:///{path}")
     writer = GroupCommitWriter(db, [RowSink(who)])

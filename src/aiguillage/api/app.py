@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import itertools
-import os
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -20,6 +18,7 @@ from aiguillage import metrics
 from aiguillage.api import openapi
 from aiguillage.api.validate import ChatRequest, parse_chat, parse_json
 from aiguillage.config import Settings
+from aiguillage.decision import new_id
 from aiguillage.errors import AuthenticationError, GatewayError, InvalidRequest, NotFound, PayloadTooLarge
 from aiguillage.gateway import Gateway
 from aiguillage.keys import KeyInfo
@@ -36,24 +35,6 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 _JSON = (b"content-type", b"application/json")
 _SSE = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no")]
 
-# Request ids: 32 hex digits, a random per-process prefix plus a counter. A uuid4 per request
-# costs a getrandom() syscall and a UUID object on the hot path; this is unique all the same.
-_rid_prefix = os.urandom(8).hex()
-_rid_seq = itertools.count(1)
-
-
-def _reseed_request_ids() -> None:
-    global _rid_prefix, _rid_seq
-    _rid_prefix, _rid_seq = os.urandom(8).hex(), itertools.count(1)
-
-
-os.register_at_fork(after_in_child=_reseed_request_ids)  # each worker process gets its own prefix
-
-
-def new_request_id() -> str:
-    return f"{_rid_prefix}{next(_rid_seq):016x}"
-
-
 class Request:
     """The little we need from an HTTP request, read straight from the ASGI scope."""
 
@@ -64,7 +45,7 @@ class Request:
         self.receive = receive
         self.headers: dict[bytes, bytes] = dict(scope["headers"])
         rid = self.headers.get(b"x-request-id")
-        self.request_id = rid.decode("latin-1")[:128] if rid else new_request_id()
+        self.request_id = rid.decode("latin-1")[:128] if rid else new_id()
         self.key: KeyInfo | None = None
 
     def header(self, name: bytes) -> str | None:
@@ -124,7 +105,6 @@ class App:
         self.chat.shadow = Shadow(self.chat, self.gw.outcomes)
         self.embeddings = EmbeddingsPipeline(self.chat)
         self.limit = settings.server.max_body_bytes
-        self.inflight = 0
         self.draining = False
         self.routes: dict[tuple[str, str], tuple[Handler, bool]] = {
             ("POST", "/v1/chat/completions"): (self.chat_completions, True),
@@ -177,10 +157,10 @@ class App:
         self.draining = True
         grace = self.settings.server.shutdown_grace_s
         end = time.monotonic() + grace
-        while self.inflight and time.monotonic() < end:
+        while self.gw.inflight and time.monotonic() < end:
             await asyncio.sleep(0.05)
-        if self.inflight:
-            log.warning("shutdown: %d request(s) still in flight after the %gs grace period", self.inflight, grace)
+        if self.gw.inflight:
+            log.warning("shutdown: %d request(s) still in flight after the %gs grace period", self.gw.inflight, grace)
         # Shadow evaluations run after their answer; they record decisions too, so let them finish.
         await self.chat.shadow.drain(max(0.0, end - time.monotonic()))
 
@@ -197,7 +177,7 @@ class App:
         req = Request(scope, receive)
         method, path = scope["method"], scope["path"]
         hit = self._resolve(method, path)
-        self.inflight += 1
+        self.gw.inflight += 1
         try:
             if hit is None:
                 known = any(p == path for _, p in self.routes)
@@ -223,7 +203,7 @@ class App:
             await _send_error(send, req, GatewayError(
                 "internal error in the gateway; the request id identifies it in the logs"))
         finally:
-            self.inflight -= 1
+            self.gw.inflight -= 1
 
     # -- handlers ------------------------------------------------------------------------------
     async def healthz(self, req: Request, send: Send) -> None:

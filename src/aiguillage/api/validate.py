@@ -187,7 +187,7 @@ def parse_chat(data: Any) -> ChatRequest:
     text = messages_text(messages)
     return ChatRequest(
         body=body, model=model, stream=stream, include_usage=include_usage, messages=messages,
-        needs=frozenset(needs), prompt_text=text, prompt_tokens=estimate_prompt_tokens(messages),
+        needs=frozenset(needs), prompt_text=text, prompt_tokens=estimate_prompt_tokens(messages, text),
         max_output_tokens=max_tokens or DEFAULT_MAX_OUTPUT,
         prompt_tokens_max=max_prompt_tokens(text, len(messages)), explicit_max_output=max_tokens is not None,
     )

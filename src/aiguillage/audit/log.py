@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -34,6 +36,7 @@ class AuditLog:
         self.settings = settings
         self.keys = keys or KeyRing.load_or_create()
         self._hmac_key = self.keys.hmac_key
+        self._hmac_template = hmac.new(self._hmac_key, digestmod=hashlib.sha256)
         self._subject_key = self.keys.subject_key
         self._pseudonyms: dict[str, str] = {}
         self.chain = Chain(self.keys, settings.audit.checkpoint_every)
@@ -79,7 +82,11 @@ class AuditLog:
 
     # -- hot path -------------------------------------------------------------------------
     def hmac(self, text: str) -> str:
-        return prompt_hmac(self._hmac_key, text)
+        # Same value as prompt_hmac(self._hmac_key, text); copying a keyed template skips
+        # re-deriving the padded key on every call (two per request).
+        h = self._hmac_template.copy()
+        h.update(text.encode("utf-8", "surrogatepass"))
+        return h.hexdigest()
 
     def subject_pseudonym(self, subject_id: str) -> str:
         got = self._pseudonyms.get(subject_id)

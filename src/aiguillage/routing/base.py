@@ -77,16 +77,13 @@ class CheapestRouter:
         self.version = version
 
     def rank(self, request: RouteInput, eligible: list[Deployment]) -> Ranking:
-        order = by_cost(eligible, request)
+        costs = {d.id: expected_cost(d, request.prompt_tokens, request.max_output_tokens) for d in eligible}
+        order = sorted(eligible, key=lambda d: (costs[d.id], TIER_RANK[d.tier])) if len(eligible) > 1 else list(eligible)
         first = order[0]
         return Ranking(
             order=order,
             strategy=self.strategy,
             version=self.version,
             reason=f"'{first.id}' is the cheapest of {len(order)} eligible deployment(s)",
-            details={
-                "expected_cost_eur": {
-                    d.id: str(expected_cost(d, request.prompt_tokens, request.max_output_tokens)) for d in order
-                }
-            },
+            details={"expected_cost_eur": {d.id: str(costs[d.id]) for d in order}},
         )

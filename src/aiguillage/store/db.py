@@ -10,14 +10,15 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from aiguillage.config import Settings, home_dir
 
-__all__ = ["Database", "register_schema", "database_url_for", "SchemaSpec"]
+__all__ = ["Database", "register_schema", "database_url_for", "SchemaSpec", "driver_cursor"]
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,13 @@ def _sqlite_pragmas(dbapi_conn: object, _record: object) -> None:
     cur.execute("PRAGMA busy_timeout=10000")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
+
+
+def driver_cursor(conn: Connection) -> Any:
+    """The DBAPI cursor under ``conn``, inside its current transaction. For the group-commit
+    writer's few fixed statements, where SQLAlchemy's per-statement execution context costs
+    more than the statement itself; everything else goes through SQLAlchemy."""
+    return conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
 
 
 class Database:

@@ -10,6 +10,11 @@ Per-request cost on the event loop is kept small: records submitted during one l
 go to the writer thread as ONE queue item (waking a thread costs a futex call and often a
 context switch), and each batch resolves its futures with one cross-thread callback per loop.
 
+A request that is alone in its worker (``submit(..., alone=True)``) and finds the writer idle
+commits its own record on the spot, as the leader of a batch of one: at low load the two
+thread hand-offs (and the GIL passing back and forth) cost more than the commit's CPU, and
+there is nobody on the event loop to keep waiting while it runs.
+
 With SQLite, the writers of several worker processes take turns through an exclusive
 ``flock`` on a file next to the database: the next writer is woken the moment the lock is
 released, where SQLite's own busy handler would poll with 1, 2, 5, 10... ms sleeps.
@@ -60,6 +65,7 @@ class GroupCommitWriter:
         self._lock: int | None = None  # fd of the cross-process writer lock file (SQLite only); -1: none
         # Records submitted from each event loop since its last hand-over to the thread.
         self._pending: dict[asyncio.AbstractEventLoop, list[tuple[dict[str, Any], asyncio.Future[None]]]] = {}
+        self._idle = threading.Lock()  # held by whoever is writing a batch: the thread or a leader
         self.batches = 0
         self.records = 0
 
@@ -68,10 +74,24 @@ class GroupCommitWriter:
             self._thread = threading.Thread(target=self._run, name="aiguillage-writer", daemon=True)
             self._thread.start()
 
-    def submit(self, record: dict[str, Any]) -> asyncio.Future[None]:
-        """Queue a record; the future resolves once it is committed (or fails with the error)."""
+    def submit(self, record: dict[str, Any], alone: bool = False) -> asyncio.Future[None]:
+        """Queue a record; the future resolves once it is committed (or fails with the error).
+
+        ``alone``: the caller is the only request in flight on its loop, so it may commit the
+        record itself, now, if the writer is idle (see the module's docstring)."""
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[None] = loop.create_future()
+        if alone and loop not in self._pending and self._thread is not None and self._idle.acquire(blocking=False):
+            try:
+                if self._q.empty():
+                    error = self._write([record])
+                    if error is None:
+                        fut.set_result(None)
+                    else:
+                        fut.set_exception(error)
+                    return fut
+            finally:
+                self._idle.release()
         pending = self._pending.get(loop)
         if pending is None:
             self._pending[loop] = [(record, fut)]
@@ -120,7 +140,8 @@ class GroupCommitWriter:
             while True:
                 batch, stop = self._take_batch()
                 if batch:
-                    self._commit(batch)
+                    with self._idle:
+                        self._commit(batch)
                 if stop:
                     return
         finally:
@@ -169,9 +190,8 @@ class GroupCommitWriter:
                 log.debug("closing the writer's connection failed", exc_info=True)
             self._conn = None
 
-    def _commit(self, batch: list[Any]) -> None:
-        records = [record for _loop, items in batch for record, _done in items]
-        error: BaseException | None = None
+    def _write(self, records: list[dict[str, Any]]) -> BaseException | None:
+        """Run every sink over ``records`` in one transaction and commit; the error, if any."""
         try:
             with self._turn(), self._transaction() as tx:
                 conn = tx if isinstance(tx, Connection) else tx.connection
@@ -179,10 +199,15 @@ class GroupCommitWriter:
                     sink.write(conn, records)
             self.batches += 1
             self.records += len(records)
+            return None
         except Exception as exc:  # the futures carry it to each waiting request
             log.exception("group commit of %d record(s) failed", len(records))
-            error = exc
             self._drop_connection()  # start the next batch on a fresh connection
+            return exc
+
+    def _commit(self, batch: list[Any]) -> None:
+        records = [record for _loop, items in batch for record, _done in items]
+        error = self._write(records)
         by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
         for loop, items in batch:
             if loop is None:

@@ -1,0 +1,142 @@
+"""CPU per request of the gateway's own Python, in one process, without the HTTP server.
+
+    .venv/bin/python bench/gateway_inproc.py                 # 16 concurrent clients, 6,000 requests
+    .venv/bin/python bench/gateway_inproc.py --profile out.prof
+
+Drives the ASGI app directly (scope/receive/send, as granian would) against the fake upstream
+(bench/fake_upstream.py, its own process) with the benchmark's short chat request, a real key,
+``model: "auto"`` and the group-commit record on SQLite. Prints the CPU time per request of the
+event-loop thread and of the writer thread, and of the whole process. CPU time is far less
+sensitive than wall time to other work on a shared 2-core machine, which makes this the tool
+for A/B comparisons of the request path; the end-to-end figures come from gateway_vs_litellm.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import os
+import resource
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import orjson
+import uvloop
+
+from gateway_common import BENCH, CHAT_BODY, PYTHON, Proc, free_port, http, wait_until
+
+from aiguillage.api.app import App
+from aiguillage.config import parse_settings
+from aiguillage.keys import KeyStore
+from aiguillage.store.db import Database
+
+
+def thread_cpu(name: str) -> float:
+    for t in threading.enumerate():
+        if t.name == name and t.native_id is not None:
+            try:
+                stat = Path(f"/proc/self/task/{t.native_id}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                return 0.0
+            return (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
+    return 0.0
+
+
+async def drive(app: App, key: str, n: int, conc: int) -> None:
+    body = orjson.dumps({"model": "auto", **CHAT_BODY})
+    headers = [(b"authorization", b"Bearer " + key.encode()), (b"content-type", b"application/json"),
+               (b"content-length", str(len(body)).encode())]
+    scope = {"type": "http", "method": "POST", "path": "/v1/chat/completions", "headers": headers,
+             "query_string": b"", "http_version": "1.1", "scheme": "http"}
+    failures = []
+
+    async def one() -> None:
+        sent = False
+
+        async def receive():  # noqa: ANN202
+            nonlocal sent
+            if sent:
+                await asyncio.sleep(3600)
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        status = []
+
+        async def send(msg):  # noqa: ANN001, ANN202
+            if msg["type"] == "http.response.start":
+                status.append(msg["status"])
+
+        await app(dict(scope), receive, send)
+        if status != [200]:
+            failures.append(status)
+
+    async def worker(k: int) -> None:
+        for _ in range(k):
+            await one()
+
+    await asyncio.gather(*(worker(n // conc) for _ in range(conc)))
+    if failures:
+        raise RuntimeError(f"{len(failures)} failed requests, e.g. {failures[0]}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--requests", type=int, default=6000)
+    ap.add_argument("--conc", type=int, default=16)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--no-audit", action="store_true")
+    ap.add_argument("--profile")
+    args = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="aiguillage-inproc-"))
+    os.environ["AIGUILLAGE_HOME"] = str(work)
+    port = free_port()
+    up = Proc("fake-upstream", [PYTHON, str(BENCH / "fake_upstream.py"), "--port", str(port)], log=work / "up.log")
+    try:
+        wait_until(up, lambda: http("GET", f"http://127.0.0.1:{port}/health", timeout=1)[0] == 200, 20, "health")
+        raw = {"models": [{"id": "bench-model", "provider": "openai", "base_url": f"http://127.0.0.1:{port}/v1",
+                           "model": "bench-upstream", "api_key": "sk-bench", "tier": "small", "jurisdiction": "eu",
+                           "price_eur_per_mtok": {"input": "0.2", "output": "0.6"}, "context_window": 8192}],
+               "database_url": f"sqlite:///{work / 'g.db'}"}
+        if args.no_audit:
+            raw["audit"] = {"enabled": False}
+        settings = parse_settings(raw, "bench")
+        db = Database(settings.database_url)
+        db.migrate()
+        key, _ = KeyStore(db).create("bench")
+        app = App(settings)
+
+        async def run() -> None:
+            await app.gw.start()
+            await drive(app, key, 1000, args.conc)  # warm-up
+            prof = cProfile.Profile(time.thread_time) if args.profile else None  # CPU, not GIL waits
+            for r in range(args.rounds):
+                ru0 = resource.getrusage(resource.RUSAGE_SELF)
+                loop0, writer0, t0 = time.thread_time(), thread_cpu("aiguillage-writer"), time.perf_counter()
+                if prof:
+                    prof.enable()
+                await drive(app, key, args.requests, args.conc)
+                if prof:
+                    prof.disable()
+                loop_cpu, writer_cpu = time.thread_time() - loop0, thread_cpu("aiguillage-writer") - writer0
+                ru1 = resource.getrusage(resource.RUSAGE_SELF)
+                proc_cpu = (ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime)
+                wall = time.perf_counter() - t0
+                n = args.requests
+                print(f"round {r}: loop {loop_cpu / n * 1e6:6.0f} µs/req  writer {writer_cpu / n * 1e6:5.0f} µs/req  "
+                      f"process {proc_cpu / n * 1e6:6.0f} µs/req  ({n / wall:,.0f} req/s wall, "
+                      f"{app.gw.writer.records / max(1, app.gw.writer.batches):.1f} records/batch)", flush=True)
+            if prof:
+                prof.dump_stats(args.profile)
+            await app.gw.close()
+
+        uvloop.run(run())
+    finally:
+        up.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
