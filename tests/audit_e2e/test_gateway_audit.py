@@ -57,6 +57,16 @@ def test_decision_record_explains_and_is_tenant_isolated(tmp_path: Path, fake: F
         # Another tenant cannot read it; an unknown id is a clean 404.
         assert httpx.get(gw.url + f"/v1/decisions/{did}", headers={"authorization": f"Bearer {other}"}).status_code == 404
         assert httpx.get(gw.url + "/v1/decisions/nope", headers={"authorization": f"Bearer {acme}"}).status_code == 404
+        # An admin key (keys create --admin) reads any tenant's decisions and usage; others get 403.
+        admin = gw.key("ops", admin=True, via_cli=True)
+        seen = httpx.get(gw.url + f"/v1/decisions/{did}", headers={"authorization": f"Bearer {admin}"})
+        assert seen.status_code == 200 and seen.json()["tenant"] == "acme"
+        usage = httpx.get(gw.url + "/v1/usage", params={"tenant": "acme"}, headers={"authorization": f"Bearer {admin}"})
+        assert usage.status_code == 200 and usage.json()["requests"] == 1 and set(usage.json()["by_tenant"]) == {"acme"}, usage.text
+        denied = httpx.get(gw.url + "/v1/usage", params={"tenant": "acme"}, headers={"authorization": f"Bearer {other}"})
+        assert denied.status_code == 403 and denied.json()["error"]["type"] == "permission_error"
+        own = httpx.get(gw.url + "/v1/usage", params={"tenant": "acme"}, headers={"authorization": f"Bearer {acme}"})
+        assert own.status_code == 200 and own.json()["requests"] == 1
         out = audit_cli(gw, "audit", "verify")
         assert out.returncode == 0, out.stdout + out.stderr
         proof = audit_cli(gw, "audit", "prove", did)

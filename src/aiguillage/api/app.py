@@ -264,7 +264,9 @@ class App:
         audit = self.gw.audit
         record = None
         if audit is not None and req.key is not None:
-            record = await asyncio.to_thread(audit.get_decision, decision_id, req.key.tenant)
+            # An admin key reads any tenant's decisions; every other key only its own tenant's.
+            tenant = None if req.key.admin else req.key.tenant
+            record = await asyncio.to_thread(audit.get_decision, decision_id, tenant)
         if record is None:
             raise NotFound(f"no decision '{decision_id}' for this tenant", code="decision_not_found")
         await send_json(send, 200, record, _headers(req))

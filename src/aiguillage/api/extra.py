@@ -14,7 +14,7 @@ import orjson
 from aiguillage.api import anthropic_messages as am
 from aiguillage.api import responses as rs
 from aiguillage.api.validate import parse_chat, parse_json
-from aiguillage.errors import GatewayError, InvalidRequest, NotFound
+from aiguillage.errors import GatewayError, InvalidRequest, NotFound, PermissionDenied
 
 if TYPE_CHECKING:
     from aiguillage.api.app import App, Request, Send
@@ -96,7 +96,7 @@ def register_routes(app: App) -> None:
             raise NotFound("usage accounting is not enabled", code="not_found")
         assert req.key is not None
         q = _query(req)
-        report = await asyncio.to_thread(app.gw.accounting.usage_for_tenant, req.key.tenant,
+        report = await asyncio.to_thread(app.gw.accounting.usage_for_tenant, scoped_tenant(req, q.get("tenant")),
                                          q.get("since"), q.get("until"))
         await send_json(send, 200, report, _headers(req))
 
@@ -105,6 +105,18 @@ def register_routes(app: App) -> None:
     app.routes[("POST", "/v1/responses")] = (responses, True)
     app.routes[("POST", "/v1/embeddings")] = (embeddings, True)
     app.routes[("GET", "/v1/usage")] = (usage, True)
+
+
+def scoped_tenant(req: Request, asked: str | None) -> str:
+    """The tenant a read is about: the key's own, or for an admin key (``keys create --admin``)
+    any tenant named in the request."""
+    assert req.key is not None
+    if not asked or asked == req.key.tenant:
+        return req.key.tenant
+    if not req.key.admin:
+        raise PermissionDenied(f"this key belongs to tenant '{req.key.tenant}'; reading tenant '{asked}' "
+                               "needs an admin key (aiguillage keys create --admin)", param="tenant")
+    return asked
 
 
 def _query(req: Request) -> dict[str, str]:

@@ -112,15 +112,13 @@ class AuditLog:
             self.chain.checkpoint(conn)
 
     # -- reading ---------------------------------------------------------------------------
-    def get_decision(self, decision_id: str, tenant: str) -> dict[str, Any] | None:
+    def get_decision(self, decision_id: str, tenant: str | None) -> dict[str, Any] | None:
+        """The decision's event body, if it belongs to ``tenant`` (None: any tenant, for admins)."""
+        cond = [entries.c.event_id == decision_id, entries.c.kind == "decision"]
+        if tenant is not None:
+            cond.append(entries.c.tenant == tenant)
         with self.db.engine.connect() as conn:
-            row = conn.execute(
-                sa.select(entries.c.body).where(
-                    entries.c.event_id == decision_id,
-                    entries.c.tenant == tenant,
-                    entries.c.kind == "decision",
-                )
-            ).first()
+            row = conn.execute(sa.select(entries.c.body).where(*cond)).first()
         if row is None or row.body is None:
             return None
         return orjson.loads(row.body)
