@@ -6,6 +6,11 @@ These are what make a number personal data rather than an invoice or order numbe
 from __future__ import annotations
 
 import datetime as _dt
+from operator import mul
+
+# These run on every long digit run of every prompt, so they avoid per-digit generator expressions:
+# digits are converted once with map(int, …) (which also accepts non-ASCII decimal digits, as int() does)
+# and weighted sums use map(mul, …).
 
 # Registry lengths (ISO 13616 / SWIFT IBAN registry) for the countries a European gateway meets.
 IBAN_LENGTHS: dict[str, int] = {
@@ -25,31 +30,37 @@ def iban(value: str) -> bool:
     if len(value) != IBAN_LENGTHS.get(value[:2], -1) or not value[2:4].isdigit() or not value.isalnum():
         return False
     rearranged = value[4:] + value[:4]
+    if rearranged.isascii():
+        return int(rearranged.translate(_BASE36)) % 97 == 1
     return int("".join(str(int(c, 36)) for c in rearranged)) % 97 == 1
+
+
+# Letters as their base-36 values (A=10 … Z=35), as ISO 13616 rearranges them.
+_BASE36 = str.maketrans({chr(c): str(c - 55) for c in range(ord("A"), ord("Z") + 1)})
+_DOUBLED = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)  # Luhn: 2d, minus 9 when that has two digits
 
 
 def luhn(digits: str) -> bool:
     """ISO/IEC 7812 Luhn: doubling every second digit from the right, sum divisible by 10."""
     if not digits.isdigit():
         return False
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch)
-        if i % 2:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
+    values = list(map(int, digits))
+    return (sum(values[-1::-2]) + sum(map(_DOUBLED.__getitem__, values[-2::-2]))) % 10 == 0
 
 
 def de_steuer_id(digits: str) -> bool:
     """German Steuerliche Identifikationsnummer: 11 digits, ISO 7064 MOD 11,10, one digit repeated."""
     if len(digits) != 11 or not digits.isdigit() or digits[0] == "0":
         return False
-    counts = sorted((digits[:10].count(c) for c in set(digits[:10])), reverse=True)
-    # Exactly one digit appears twice or three times (never three in a row); the others once.
-    if counts[0] not in (2, 3) or (len(counts) > 1 and counts[1] != 1):
-        return False
-    if counts[0] == 3 and any(digits[i] == digits[i + 1] == digits[i + 2] for i in range(8)):
+    # Exactly one digit appears twice or three times (never three in a row); the others once: nine
+    # distinct digits among the first ten, or eight with one of them three times.
+    distinct = set(digits[:10])
+    if len(distinct) == 8:
+        if max(map(digits[:10].count, distinct)) != 3:
+            return False
+        if any(digits[i] == digits[i + 1] == digits[i + 2] for i in range(8)):
+            return False
+    elif len(distinct) != 9:
         return False
     product = 10
     for ch in digits[:10]:
@@ -120,8 +131,11 @@ def nl_bsn(digits: str) -> bool:
     """Dutch burgerservicenummer, the '11-proef': 9*d1 + 8*d2 + ... + 2*d8 - d9 is divisible by 11."""
     if len(digits) != 9 or not digits.isdigit() or digits == "000000000":
         return False
-    total = sum(int(d) * w for d, w in zip(digits, range(9, 1, -1))) - int(digits[8])
-    return total % 11 == 0
+    values = list(map(int, digits))
+    return (sum(map(mul, values, _WEIGHTS_9_TO_2)) - values[8]) % 11 == 0
+
+
+_WEIGHTS_9_TO_2 = (9, 8, 7, 6, 5, 4, 3, 2)
 
 
 def _valid_date(year: int, month: int, day: int) -> bool:
@@ -132,13 +146,16 @@ def _valid_date(year: int, month: int, day: int) -> bool:
     return True
 
 
+_PESEL_WEIGHTS = (1, 3, 7, 9, 1, 3, 7, 9, 1, 3)
+
+
 def pl_pesel(digits: str) -> bool:
     """Polish PESEL: weights 1,3,7,9,… check digit, and the encoded birth date must exist."""
     if len(digits) != 11 or not digits.isdigit():
         return False
-    weights = (1, 3, 7, 9, 1, 3, 7, 9, 1, 3)
-    check = (10 - sum(int(d) * w for d, w in zip(digits, weights)) % 10) % 10
-    if check != int(digits[10]):
+    values = list(map(int, digits))
+    check = (10 - sum(map(mul, values, _PESEL_WEIGHTS)) % 10) % 10
+    if check != values[10]:
         return False
     yy, mm, dd = int(digits[0:2]), int(digits[2:4]), int(digits[4:6])
     century = {0: 1900, 20: 2000, 40: 2100, 60: 2200, 80: 1800}[(mm // 20) * 20]
@@ -149,9 +166,10 @@ def pt_nif(digits: str) -> bool:
     """Portuguese NIF: 9 digits, mod-11 check digit with weights 9..2 (10 and 11 both give 0)."""
     if len(digits) != 9 or not digits.isdigit() or digits[0] not in "123456789":
         return False
-    remainder = sum(int(d) * w for d, w in zip(digits, range(9, 1, -1))) % 11
+    values = list(map(int, digits))
+    remainder = sum(map(mul, values, _WEIGHTS_9_TO_2)) % 11
     check = 0 if remainder < 2 else 11 - remainder
-    return check == int(digits[8])
+    return check == values[8]
 
 
 def be_national_number(digits: str) -> bool:
@@ -171,8 +189,9 @@ def at_svnr(digits: str) -> bool:
     check = weighted sum mod 11 (a serial giving 10 is never issued)."""
     if len(digits) != 10 or not digits.isdigit() or digits[0] == "0":
         return False
-    check = sum(int(d) * w for d, w in zip(digits, _AT_WEIGHTS)) % 11
-    if check == 10 or check != int(digits[3]):
+    values = list(map(int, digits))
+    check = sum(map(mul, values, _AT_WEIGHTS)) % 11
+    if check == 10 or check != values[3]:
         return False
     day, month = int(digits[4:6]), int(digits[6:8])
     # Month 13-14 or day 00 are used for people whose exact date is unknown.

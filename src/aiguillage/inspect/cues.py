@@ -60,41 +60,131 @@ def before(text: str, start: int, window: int = _WINDOW) -> str:
 
 
 def compile_words(words: tuple[str, ...]) -> re.Pattern[str]:
-    """Match any of `words` at the start of a word ('tel' in 'Tel.:' but not in 'Bestellung')."""
-    alternatives = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
-    return re.compile(rf"(?<![^\W\d_])(?:{alternatives})", re.IGNORECASE)
+    """Match any of `words` at the start of a word ('tel' in 'Tel.:' but not in 'Bestellung').
+
+    The words form a prefix tree ('te(?:l(?:efon)?|rug)'): Python's regex engine tries a hundred flat
+    alternatives one by one at every offset, a tree gives up on an offset after a character or two. At each
+    offset the longest word wins, as with a flat alternation sorted longest first."""
+    return re.compile(r"(?<![^\W\d_])" + _trie(words), re.IGNORECASE)
 
 
-_COMPILED: dict[tuple[str, ...], re.Pattern[str]] = {}
+def _trie(words: tuple[str, ...]) -> str:
+    root: dict[str, dict] = {}
+    for word in words:
+        node = root
+        for ch in word:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def build(node: dict[str, dict]) -> str:
+        branches = [re.escape(ch) + build(child) for ch, child in sorted(node.items()) if ch]
+        if not branches:
+            return ""
+        if len(branches) > 1:
+            body = "(?:" + "|".join(branches) + ")"
+        else:
+            body = "(?:" + branches[0] + ")" if "" in node else branches[0]
+        return body + "?" if "" in node else body  # greedy: the longer word is tried first
+
+    return build(root)
+
+
+class _Matcher:
+    """compile_words(), plus a case-sensitive twin for ASCII text: there lowercasing is exactly what
+    IGNORECASE does, and literal comparisons are cheaper than case-folding ones. (Beyond ASCII, IGNORECASE
+    also folds 'ſ' into 's' or 'K' into 'k', so such text keeps the IGNORECASE pattern.)"""
+
+    __slots__ = ("ascii", "general")
+
+    def __init__(self, words: tuple[str, ...]) -> None:
+        self.general = compile_words(words)
+        self.ascii = re.compile(r"(?<![A-Za-z])" + _trie(tuple(w.lower() for w in words)))
+
+    def pattern_for(self, haystack: str) -> tuple[re.Pattern[str], str]:
+        if haystack.isascii():
+            return self.ascii, haystack.lower()
+        return self.general, haystack
+
+
+_COMPILED: dict[tuple[str, ...], _Matcher] = {}
+
+
+def _matcher(words: tuple[str, ...]) -> _Matcher:
+    matcher = _COMPILED.get(words)
+    if matcher is None:
+        matcher = _COMPILED.setdefault(words, _Matcher(words))
+    return matcher
 
 
 def has_any(haystack: str, words: tuple[str, ...]) -> bool:
-    pattern = _COMPILED.get(words)
-    if pattern is None:
-        pattern = _COMPILED.setdefault(words, compile_words(words))
-    return pattern.search(haystack) is not None
+    pattern, text = _matcher(words).pattern_for(haystack)
+    return pattern.search(text) is not None
 
 
 def _last(haystack: str, words: tuple[str, ...]) -> int:
-    compile_words_cached = _COMPILED.get(words) or _COMPILED.setdefault(words, compile_words(words))
-    return max((m.start() for m in compile_words_cached.finditer(haystack)), default=-1)
+    pattern, text = _matcher(words).pattern_for(haystack)
+    last = -1
+    for m in pattern.finditer(text):
+        last = m.start()
+    return last
 
 
 def nearest_label_is_negative(text: str, start: int) -> bool:
     """True when the closest label before a number is an invoice/order word rather than a phone word."""
     window = before(text, start, 32)
-    return _last(window, NEGATIVE) > _last(window, PHONE)
+    return label_is_negative(window, has_any(window, PHONE))
+
+
+def label_is_negative(window: str, has_phone_word: bool) -> bool:
+    """nearest_label_is_negative() on a window from before(text, start, 32) whose phone words are known."""
+    negative = _last(window, NEGATIVE)
+    return negative >= 0 and (not has_phone_word or negative > _last(window, PHONE))
+
+
+# Characters that IGNORECASE matches to a different character of the vocabularies above even in
+# lowercased text ('ı' to 'i', 'ſ' to 's'); tests/inspect/test_fast_paths.py checks every code point.
+_CASE_FOLD = str.maketrans({"ı": "i", "ſ": "s"})
+
+
+def fold(lowered: str) -> str:
+    """Lowercased text as IGNORECASE compares it, for mentions()."""
+    if not lowered.isascii() and ("ı" in lowered or "ſ" in lowered):
+        return lowered.translate(_CASE_FOLD)
+    return lowered
+
+
+def mentions(folded: str, words: tuple[str, ...]) -> bool:
+    """Whether any of `words` occurs anywhere in `folded` (the whole prompt, lowercased, then fold()ed).
+    When none does, has_any(before(text, …), words) is False for every window of that prompt, so a detector
+    can skip the candidates that would need one of these words without looking at each one's window."""
+    return any(w in folded for w in words)
 
 
 def word_ends(lowered: str, words: tuple[str, ...]) -> list[int]:
     """End offsets of `words` found at a word start in already-lowercased text, in order.
 
-    str.find per word is far cheaper than one big case-insensitive alternation tried at every offset."""
+    str.find is far cheaper than one big case-insensitive alternation tried at every offset; words sharing
+    their first three characters ('nato il', 'nata a', …: 'nat') share one find."""
     ends = []
-    for w in words:
-        i = lowered.find(w)
+    for key, group in _by_prefix(words):
+        i = lowered.find(key)
         while i != -1:
             if i == 0 or not lowered[i - 1].isalpha():
-                ends.append(i + len(w))
-            i = lowered.find(w, i + 1)
+                for w in group:
+                    if lowered.startswith(w, i):
+                        ends.append(i + len(w))
+            i = lowered.find(key, i + 1)
     return sorted(ends)
+
+
+_PREFIX_GROUPS: dict[tuple[str, ...], list[tuple[str, tuple[str, ...]]]] = {}
+
+
+def _by_prefix(words: tuple[str, ...]) -> list[tuple[str, tuple[str, ...]]]:
+    groups = _PREFIX_GROUPS.get(words)
+    if groups is None:
+        by_key: dict[str, list[str]] = {}
+        for w in words:
+            by_key.setdefault(w[:3], []).append(w)
+        groups = _PREFIX_GROUPS.setdefault(words, [(key, tuple(ws)) for key, ws in by_key.items()])
+    return groups

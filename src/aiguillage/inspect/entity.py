@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import re
+from bisect import bisect_left, bisect_right, insort
 from dataclasses import dataclass, field
 
 PERSON = "PERSON"
@@ -46,22 +46,40 @@ def resolve_overlaps(entities: list[Entity]) -> list[Entity]:
     """Keep the best of overlapping spans: higher score first, then the longer span."""
     ranked = sorted(entities, key=lambda e: (-e.score, -(e.end - e.start), e.start))
     kept: list[Entity] = []
+    # The kept spans, sorted: they do not overlap, so each ends where or before the next starts, and the
+    # last one starting before a candidate's end is the only one that can reach into it.
+    spans: list[tuple[int, int]] = []
     for ent in ranked:
-        if all(ent.end <= k.start or ent.start >= k.end for k in kept):
-            kept.append(ent)
+        i = bisect_left(spans, (ent.end,))  # spans starting before ent.end
+        if i and spans[i - 1][1] > ent.start:
+            continue
+        insort(spans, (ent.start, ent.end))
+        kept.append(ent)
     return sorted(kept, key=lambda e: e.start)
 
 
-# Maximal stretches of digits and the separators people put in numbers. Detectors of numeric types run
-# their own regexes only inside these windows, instead of trying them at every offset of the prompt.
-_NUMERIC = re.compile(r"\+?\(?\d[\d ()./\-]*\d\)?")
+class Spans:
+    """Spans already found, merged and sorted, so that 'does this range touch one' is a binary search
+    rather than a loop over every entity of the prompt."""
 
+    __slots__ = ("_starts", "_ends")
 
-def numeric_windows(text: str, min_digits: int) -> list[tuple[int, int]]:
-    """(start, end) of number-like stretches with at least `min_digits` digits; `end` leaves two characters
-    of look-ahead so a regex run on the window can still see what follows the number."""
-    out = []
-    for m in _NUMERIC.finditer(text):
-        if m.end() - m.start() >= min_digits and sum(map(str.isdigit, m.group())) >= min_digits:
-            out.append((m.start(), min(len(text), m.end() + 2)))
-    return out
+    def __init__(self, spans: list[tuple[int, int]] | tuple[()] = ()) -> None:
+        merged: list[list[int]] = []
+        for start, end in sorted(spans):
+            if merged and start <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], end)
+            else:
+                merged.append([start, end])
+        self._starts = [start for start, _ in merged]
+        self._ends = [end for _, end in merged]
+
+    def overlaps(self, start: int, end: int) -> bool:
+        """Some span shares a character with [start, end)."""
+        i = bisect_left(self._starts, end) - 1
+        return i >= 0 and self._ends[i] > start
+
+    def covers(self, start: int, end: int) -> bool:
+        """Every character of [start, end) lies in a span."""
+        i = bisect_right(self._starts, start) - 1
+        return i >= 0 and self._ends[i] >= end

@@ -10,7 +10,8 @@ import re
 from collections.abc import Callable, Iterator
 
 from aiguillage.inspect import checksums, cues
-from aiguillage.inspect.entity import CREDIT_CARD, IBAN, NATIONAL_ID, Entity, numeric_windows
+from aiguillage.inspect.entity import CREDIT_CARD, IBAN, NATIONAL_ID, Entity, Spans
+from aiguillage.inspect.numbers import CF_CORE, Window, digit_windows
 
 _SEP = r"[ .\-/]?"
 _NOT_BEFORE = r"(?<![\w.\-/])"
@@ -21,36 +22,35 @@ _SEPARATORS = str.maketrans("", "", " .-/()\u00a0")
 
 
 def _strip(value: str) -> str:
+    if value.isascii():  # bytes.translate is several times faster than str.translate
+        return value.encode().translate(None, b" .-/()").decode()
     return value.translate(_SEPARATORS)
 
 
 # --- IBAN ------------------------------------------------------------------------------------------
 
-_IBAN_START = re.compile(r"(?<![A-Za-z0-9])([A-Z]{2})[ ]?(\d{2})")
+# 'CCdd' not preceded by a letter or digit. The look-behind sits after the first letter so the regex engine
+# can skip ahead to the next capital instead of trying every offset.
+_IBAN_START = re.compile(r"[A-Z](?<![A-Za-z0-9][A-Z])[A-Z][ ]?\d{2}")
+# The rest of an IBAN of each registry length: alphanumerics, each optionally after one separator, and no
+# alphanumeric right after the last one (so a word following the IBAN is never swallowed).
+_IBAN_BODY = {n: re.compile(r"(?:[ .\-]?[A-Za-z0-9]){%d}(?![A-Za-z0-9])" % (n - 4))
+              for n in set(checksums.IBAN_LENGTHS.values())}
 
 
 def find_ibans(text: str) -> Iterator[Entity]:
-    """Walk forward from a 'CCdd' start taking exactly the registry length of alphanumerics, so a word
-    following the IBAN is never swallowed."""
+    """From a 'CCdd' start take exactly the registry length of alphanumerics."""
     for m in _IBAN_START.finditer(text):
-        length = checksums.IBAN_LENGTHS.get(m.group(1))
+        start = m.start()
+        length = checksums.IBAN_LENGTHS.get(text[start : start + 2])
         if length is None:
             continue
-        chars, pos = [m.group(1), m.group(2)], m.end()
-        while len("".join(chars)) < length and pos < len(text):
-            ch = text[pos]
-            if ch.isalnum() and ch.isascii():
-                chars.append(ch.upper())
-                pos += 1
-            elif ch in " -." and pos + 1 < len(text) and text[pos + 1].isalnum() and text[pos - 1] != ch:
-                pos += 1
-            else:
-                break
-        value = "".join(chars)
-        if len(value) != length or (pos < len(text) and text[pos].isalnum() and text[pos].isascii()):
+        body = _IBAN_BODY[length].match(text, m.end())
+        if body is None:
             continue
+        value = text[start : start + 2] + text[m.end() - 2 : m.end()] + _strip(body.group()).upper()
         if checksums.iban(value):
-            yield Entity(m.start(), pos, IBAN, value[:2], 0.99, text[m.start() : pos])
+            yield Entity(start, body.end(), IBAN, value[:2], 0.99, text[start : body.end()])
 
 
 # --- payment cards ---------------------------------------------------------------------------------
@@ -68,19 +68,27 @@ _CARD_BRANDS: tuple[tuple[str, re.Pattern[str], tuple[int, ...]], ...] = (
 )
 
 
-def find_cards(text: str, windows: list[tuple[int, int]] | None = None) -> Iterator[Entity]:
-    for m in _matches(_CARD, text, numeric_windows(text, 12) if windows is None else windows):
-        digits = _strip(m.group())
-        if not checksums.luhn(digits):
+def find_cards(text: str, windows: list[Window] | None = None) -> Iterator[Entity]:
+    """`windows`: digit_windows(text, n) for any n ≤ 12, if the caller already has them."""
+    for start, end, count in digit_windows(text, 12) if windows is None else windows:
+        if count < 12:
             continue
-        cued = cues.has_any(cues.before(text, m.start(), 40), cues.CARD)
-        # Short Maestro-style numbers are too common as order numbers to trust without the word 'card'.
-        if len(digits) < 14 and not cued:
-            continue
-        for brand, prefix, lengths in _CARD_BRANDS:
-            if len(digits) in lengths and prefix.match(digits):
-                yield Entity(m.start(), m.end(), CREDIT_CARD, brand, 0.98 if cued else 0.95, m.group())
-                break
+        for m in _CARD.finditer(text, start, end):
+            yield from _card(text, m)
+
+
+def _card(text: str, m: re.Match[str]) -> Iterator[Entity]:
+    digits = _strip(m.group())
+    if not checksums.luhn(digits):
+        return
+    cued = cues.has_any(cues.before(text, m.start(), 40), cues.CARD)
+    # Short Maestro-style numbers are too common as order numbers to trust without the word 'card'.
+    if len(digits) < 14 and not cued:
+        return
+    for brand, prefix, lengths in _CARD_BRANDS:
+        if len(digits) in lengths and prefix.match(digits):
+            yield Entity(m.start(), m.end(), CREDIT_CARD, brand, 0.98 if cued else 0.95, m.group())
+            return
 
 
 # --- national identifiers --------------------------------------------------------------------------
@@ -125,72 +133,125 @@ _SCHEMES: tuple[_Scheme, ...] = (
 _DIGIT_COUNT = {"DE_STEUER_ID": 11, "NL_BSN": 9, "PL_PESEL": 11, "PT_NIF": 9, "BE_NATIONAL_NUMBER": 11,
                 "AT_SVNR": 10, "ES_DNI": 8}
 _DIGIT_RUN = re.compile(r"\d(?:[ .\-/]?\d){7,}")
-
-
-def _matches(pattern: re.Pattern[str], text: str, windows: list[tuple[int, int]]) -> Iterator[re.Match[str]]:
-    for start, end in windows:
-        yield from pattern.finditer(text, start, end)
-
+# The digit-only schemes with their digit counts (the DNI, digits and a letter, is tried on its own).
+_DigitScheme = tuple[str, re.Pattern[str], Callable[[str], bool], float, int]
+_DIGIT_SCHEMES: tuple[_DigitScheme, ...] = tuple(
+    (*scheme, _DIGIT_COUNT[scheme[0]]) for scheme in _SCHEMES
+    if scheme[0] in _DIGIT_COUNT and scheme[0] != "ES_DNI"
+)
+_LONGEST_SCHEME = max(s[4] for s in _DIGIT_SCHEMES)
+_NIR, _CODICE_FISCALE, _NIE = (scheme for scheme in _SCHEMES if scheme[0] not in _DIGIT_COUNT)
 
 # Cheap first passes for the schemes with letters: the codice fiscale's year digit, month letter and day
-# digit; a NIE's leading X/Y/Z; a NIR's Corsican department (other NIRs are all digits).
-_CF_CORE = re.compile(r"\d[A-EHLMPRSTa-ehlmprst][0-9LMNPQRSTUV]")
+# digit; a NIE's leading X/Y/Z; a NIR's Corsican department (other NIRs are all digits, 15 of them).
+_CF_CORE = re.compile(CF_CORE)
+_NIE_LETTERS = frozenset("XYZxyz")
+_CORSICA = re.compile(r"2[ABab]")
+_NIR_DIGITS = 15
+_ASCII_LETTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 
 
-def _alnum_windows(subtype: str, text: str, numeric: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    if subtype == "IT_CODICE_FISCALE":
-        return [(max(0, m.start() - 8), min(len(text), m.start() + 12)) for m in _CF_CORE.finditer(text)]
-    if subtype == "FR_NIR" and not any(d in text for d in ("2A", "2B", "2a", "2b")):
-        return numeric
-    if subtype == "ES_NIE":
-        return [(max(0, start - 2), end) for start, end in numeric]
-    return [(0, len(text))]
+def find_national_ids(text: str, windows: list[Window] | None = None, taken: list[tuple[int, int]] = (),
+                      lowered: str | None = None, cf_cores: list[int] | None = None) -> list[Entity]:
+    """`windows`: digit_windows(text, n) for any n ≤ 7, if the caller already has them; `taken`: spans already
+    found (IBANs, cards), whose digits are not searched again; `lowered`: text.lower(); `cf_cores`: the starts
+    of CF_CORE's matches (numbers.scan_digits() has them).
 
-
-def find_national_ids(text: str, windows: list[tuple[int, int]] | None = None,
-                      taken: list[tuple[int, int]] = ()) -> Iterator[Entity]:
-    """`windows`: numeric_windows(text, 7), if the caller already has them; `taken`: spans already found
-    (IBANs, cards), whose digits are not searched again."""
-    numeric = numeric_windows(text, 7) if windows is None else windows
+    The digit windows are read once, and each goes only to the schemes its shape allows: a NIR needs 15
+    digits, a NIE an X/Y/Z just before the window, a DNI a lone letter just after a run, the digit-only
+    schemes their own count."""
+    schemes = _schemes_named_in(text.lower() if lowered is None else lowered)
+    fitting = {n: tuple(s for s in schemes if s[4] <= n) for n in range(_LONGEST_SCHEME)}
+    shortest = min((s[4] for s in schemes), default=len(text) + 1)
+    numeric = [w for w in (digit_windows(text, 7) if windows is None else windows) if w[2] >= 7]
     if taken:
-        numeric = [(a, b) for a, b in numeric if not any(a < te and ts < b - 2 for ts, te in taken)]
-    for subtype, pattern, check, score in _SCHEMES:
-        if subtype not in _DIGIT_COUNT:
-            seen: set[int] = set()
-            for m in _matches(pattern, text, _alnum_windows(subtype, text, numeric)):
+        spans = Spans(taken)
+        numeric = [w for w in numeric if not spans.overlaps(w[0], w[1] - 2)]
+    corsica = _CORSICA.search(text) is not None
+    nir_windows = [(0, len(text))] if corsica else []
+    nie_windows = []
+    from_runs: list[Entity] = []
+    for start, end, count in numeric:
+        if count >= _NIR_DIGITS and not corsica:
+            nir_windows.append((start, end))
+        # Inside a window there are only digits and separators: a NIE's X/Y/Z stands just before it.
+        if start and (text[start - 1] in _NIE_LETTERS
+                      or (text[start - 1] in " -" and start > 1 and text[start - 2] in _NIE_LETTERS)):
+            nie_windows.append((max(0, start - 2), end))
+        # A run can only end with the window's last digit if a DNI letter is to follow it. (A window that
+        # reaches the end of the text has lost its look-ahead: no shortcut there.)
+        if count >= shortest or (count >= 8 and (end == len(text) or _letter_follows(text, end - 2))):
+            for run in _DIGIT_RUN.finditer(text, start, end):
+                digits = _strip(run.group())
+                _ids_in_run(text, run, digits, fitting.get(len(digits), schemes), from_runs)
+    if cf_cores is None:
+        cf_cores = [m.start() for m in _CF_CORE.finditer(text)]
+    cf_windows = [(max(0, core - 8), min(len(text), core + 12)) for core in cf_cores]
+    found: list[Entity] = []
+    for (subtype, pattern, check, score), scheme_windows in (
+        (_NIR, nir_windows), (_CODICE_FISCALE, cf_windows), (_NIE, nie_windows),
+    ):
+        seen: set[int] = set()
+        for start, end in scheme_windows:
+            for m in pattern.finditer(text, start, end):
                 entity = _national_id(text, m, subtype, check, score)
                 if entity and entity.start not in seen:
                     seen.add(entity.start)
-                    yield entity
-    for run in _matches(_DIGIT_RUN, text, numeric):
-        digits = _strip(run.group())
-        # Common case: the run is the identifier, in whatever grouping; check it directly.
-        for subtype, pattern, check, score in _SCHEMES:
-            wanted = _DIGIT_COUNT.get(subtype)
-            if wanted is None or wanted > len(digits) or subtype == "ES_DNI":
-                continue
-            if wanted == len(digits):
-                entity = _national_id(text, run, subtype, check, score)
-            elif len(digits) == len(run.group()):
-                continue  # one unbroken digit string: a shorter identifier cannot sit inside it
-            else:  # the run joins the identifier to a neighbouring number: let the scheme's format split it
-                window = (max(0, run.start() - 2), min(len(text), run.end() + 4))
-                entity = next(filter(None, (_national_id(text, m, subtype, check, score)
-                                            for m in pattern.finditer(text, *window))), None)
+                    found.append(entity)
+    return found + from_runs
+
+
+def _schemes_named_in(lowered: str) -> tuple[_DigitScheme, ...]:
+    """The digit-only schemes worth trying on this text: a scheme whose check digit is too weak to trust
+    without its name nearby (cues.NATIONAL_ID_CONTEXT) is not tried when the name is nowhere in the text."""
+    folded = cues.fold(lowered)
+    return tuple(s for s in _DIGIT_SCHEMES if s[0] not in cues.NATIONAL_ID_CONTEXT
+                 or cues.mentions(folded, cues.NATIONAL_ID_CONTEXT[s[0]]))
+
+
+def _letter_follows(text: str, pos: int) -> bool:
+    """A lone ASCII letter at `pos`, or at pos + 1 after a space or dash: where a DNI's letter stands."""
+    after = text[pos : pos + 3]
+    if after[:1] in (" ", "-"):
+        after = after[1:]
+    return after[:1] in _ASCII_LETTERS and not _is_word_char(after[1:2])
+
+
+def _is_word_char(ch: str) -> bool:
+    """What the regex class \\w matches (an empty string, past the end of the text, is not)."""
+    return ch.isalnum() or ch == "_"
+
+
+def _ids_in_run(text: str, run: re.Match[str], digits: str, schemes: tuple[_DigitScheme, ...],
+                out: list[Entity]) -> None:
+    """`digits`: the run without separators; `schemes`: the digit-only schemes whose length fits in it."""
+    value = run.group()
+    # Common case: the run is the identifier, in whatever grouping; check it directly.
+    for subtype, pattern, check, score, wanted in schemes:
+        if wanted == len(digits):
+            entity = _national_id(text, run, subtype, check, score, digits)
+        elif len(digits) == len(value):
+            continue  # one unbroken digit string: a shorter identifier cannot sit inside it
+        else:  # the run joins the identifier to a neighbouring number: let the scheme's format split it
+            window = (max(0, run.start() - 2), min(len(text), run.end() + 4))
+            entity = next(filter(None, (_national_id(text, m, subtype, check, score)
+                                        for m in pattern.finditer(text, *window))), None)
+        if entity:
+            out.append(entity)
+    # A DNI's letter follows the run's last digit, directly or after one space or dash.
+    if _letter_follows(text, run.end()):
+        for m in _ES_DNI.finditer(text, max(0, run.start() - 2), min(len(text), run.end() + 4)):
+            entity = _national_id(text, m, "ES_DNI", checksums.es_dni, 0.93)
             if entity:
-                yield entity
-        if len(digits) >= 8:
-            for m in _ES_DNI.finditer(text, max(0, run.start() - 2), min(len(text), run.end() + 4)):
-                entity = _national_id(text, m, "ES_DNI", checksums.es_dni, 0.93)
-                if entity:
-                    yield entity
+                out.append(entity)
 
 
 def _national_id(text: str, m: re.Match[str], subtype: str, check: Callable[[str], bool],
-                 score: float) -> Entity | None:
+                 score: float, digits: str | None = None) -> Entity | None:
+    """`digits`: the match without separators, if the caller already has it."""
     if m.start() and text[m.start() - 1] == "+":
         return None  # '+41 52 477 09 76' is an international phone number, whatever its digits pass
-    if not check(_strip(m.group())):
+    if not check(_strip(m.group()) if digits is None else digits):
         return None
     needed = cues.NATIONAL_ID_CONTEXT.get(subtype)
     if needed and not cues.has_any(cues.before(text, m.start()), needed):

@@ -9,7 +9,8 @@ from collections.abc import Iterator
 import phonenumbers
 
 from aiguillage.inspect import cues
-from aiguillage.inspect.entity import DATE_OF_BIRTH, EMAIL, IP_ADDRESS, PHONE, Entity, numeric_windows
+from aiguillage.inspect.entity import DATE_OF_BIRTH, EMAIL, IP_ADDRESS, PHONE, Entity, Spans
+from aiguillage.inspect.numbers import Window, digit_count, digit_windows
 
 _EMAIL = re.compile(
     r"(?<![\w.+\-])[A-Za-z0-9][A-Za-z0-9._%+\-]*@"
@@ -18,11 +19,25 @@ _EMAIL = re.compile(
 )
 
 
+_LOCAL_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._%+-"
+_DOMAIN_RUN = re.compile(r"[A-Za-z0-9.\-]*+")
+
+
 def find_emails(text: str) -> Iterator[Entity]:
-    if "@" not in text:
-        return
-    for m in _EMAIL.finditer(text):
-        yield Entity(m.start(), m.end(), EMAIL, None, 0.99, m.group())
+    """_EMAIL's matches, found from each '@' instead of trying the pattern at every offset: a match holds
+    exactly one '@', starts within the run of local-part characters before it and ends within the run of
+    domain characters after it (plus one character for the final look-ahead)."""
+    done = 0  # end of the last match: matches do not overlap
+    at = text.find("@")
+    while at != -1:
+        local = text[done:at]
+        start = done + len(local.rstrip(_LOCAL_CHARS))
+        end = min(len(text), _DOMAIN_RUN.match(text, at + 1).end() + 1)
+        m = _EMAIL.search(text, start, end)
+        if m:
+            done = m.end()
+            yield Entity(m.start(), m.end(), EMAIL, None, 0.99, m.group())
+        at = text.find("@", max(at + 1, done))
 
 
 # --- phone -----------------------------------------------------------------------------------------
@@ -38,6 +53,10 @@ _REGIONS = {
 }
 _NUMERIC_DATE = re.compile(r"\d{1,4}[./\-]\d{1,2}[./\-]\d{1,4}")
 _ALL_REGIONS = ("DE", "FR", "IT", "ES", "NL", "PL", "PT", "GB", "AT", "BE", "CH", "IE", "LU")
+# libphonenumber looks its metadata patterns up through re.compile on every call; its own pattern cache
+# (recent releases) saves that lookup, and a busy process cannot push them out of the re module's cache.
+if hasattr(phonenumbers, "enable_pattern_cache"):
+    phonenumbers.enable_pattern_cache()
 
 
 def _phone_ok(candidate: str, regions: tuple[str, ...], cued: bool) -> bool:
@@ -54,29 +73,35 @@ def _phone_ok(candidate: str, regions: tuple[str, ...], cued: bool) -> bool:
 
 
 def find_phones(text: str, language: str | None, taken: list[tuple[int, int]] = (),
-                windows: list[tuple[int, int]] | None = None) -> Iterator[Entity]:
+                windows: list[Window] | None = None) -> Iterator[Entity]:
     """`taken`: spans already found (IBAN, card, identifier, date…), whose digits are not phone numbers;
-    `windows`: numeric_windows(text, 7), if the caller already has them."""
+    `windows`: digit_windows(text, n) for any n ≤ 7, if the caller already has them."""
     regions = _REGIONS.get(language or "", _ALL_REGIONS)
-    for start, end in numeric_windows(text, 7) if windows is None else windows:
-        yield from _phones_in(text, start, end, regions, taken)
+    spans = Spans(taken)
+    for start, end, count in digit_windows(text, 7) if windows is None else windows:
+        # A phone number has 7 digits or more, and none can sit in a window that found spans cover.
+        if count < 7 or spans.covers(start, end - 2):
+            continue
+        # In a window that is one numeric date ('12.03.2024'), every candidate would be a date too. (Only
+        # when the window has its two characters of look-ahead, i.e. the number ends at end - 2.)
+        if end < len(text) and _NUMERIC_DATE.fullmatch(text, start, end - 2):
+            continue
+        yield from _phones_in(text, start, end, regions, spans)
 
 
-def _phones_in(text: str, start: int, end: int, regions: tuple[str, ...],
-               taken: list[tuple[int, int]]) -> Iterator[Entity]:
+def _phones_in(text: str, start: int, end: int, regions: tuple[str, ...], taken: Spans) -> Iterator[Entity]:
     for m in _PHONE.finditer(text, start, end):
         value = m.group().rstrip(" .-/")
-        digits = sum(c.isdigit() for c in value)
-        if not 7 <= digits <= 15 or _NUMERIC_DATE.fullmatch(value):
+        if not 7 <= digit_count(value) <= 15 or _NUMERIC_DATE.fullmatch(value):
             continue
-        if any(m.start() < b and a < m.end() for a, b in taken):
+        if taken.overlaps(m.start(), m.end()):
             continue
         international = value.startswith(("+", "00"))
         window = cues.before(text, m.start(), 32)
         cued = cues.has_any(window, cues.PHONE)
-        if not international and cues.nearest_label_is_negative(text, m.start()):
-            continue
-        if not international and not cued and not _national_form(value, regions):
+        if not international and (
+            (not cued and not _national_form(value, regions)) or cues.label_is_negative(window, cued)
+        ):
             continue
         if _phone_ok(value, regions, cued):
             score = 0.8 if cued or international else 0.6
@@ -88,11 +113,14 @@ _TRUNK_ZERO = frozenset({"DE", "AT", "CH", "FR", "BE", "NL", "GB", "IE"})
 _NATIONAL_START = {"IT": "03", "ES": "6789", "PT": "29", "PL": "123456789", "LU": "123456789"}
 
 
+_GROUPED = re.compile(r"\d[ .\-/)]")
+
+
 def _national_form(value: str, regions: tuple[str, ...]) -> bool:
     """An unlabelled national number is only taken when written as that country writes phone numbers:
     with the trunk 0 where there is one, and grouped by separators rather than one long digit run."""
     first = value.lstrip("(")[0]
-    grouped = bool(re.search(r"\d[ .\-/)]", value))
+    grouped = _GROUPED.search(value) is not None
     for region in regions:
         starts = "0" if region in _TRUNK_ZERO else _NATIONAL_START.get(region, "0")
         if first in starts and (grouped or first == "0"):
@@ -106,19 +134,37 @@ _IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w]|\.\d)")
 _IPV6 = re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])")
 
 
-def find_ips(text: str) -> Iterator[Entity]:
-    for pattern, subtype in ((_IPV4, "IPV4"), (_IPV6, "IPV6")):
-        if subtype == "IPV6" and text.count(":") < 2:
-            continue
-        for m in pattern.finditer(text):
-            value = m.group()
-            if subtype == "IPV6" and value.count(":") < 2:
-                continue
-            try:
-                ipaddress.ip_address(value)
-            except ValueError:
-                continue
-            yield Entity(m.start(), m.end(), IP_ADDRESS, subtype, 0.95 if subtype == "IPV4" else 0.9, value)
+# Two colons at most four hex digits apart: every IPv6 address has them, most prompts (with their 'Tel.:'
+# and 'IBAN:' labels) do not.
+_IPV6_HINT = re.compile(r":[0-9A-Fa-f]{0,4}:")
+_HEX_COLON = "0123456789ABCDEFabcdef:"
+_HEX_COLON_RUN = re.compile(r"[0-9A-Fa-f:]*")
+
+
+def find_ips(text: str, windows: list[Window] | None = None) -> Iterator[Entity]:
+    """`windows`: digit_windows(text, n) for any n ≤ 4, if the caller already has them: an IPv4 address,
+    digits and dots only, always lies inside one."""
+    for start, end, count in digit_windows(text, 4) if windows is None else windows:
+        if count >= 4 and text.count(".", start, end) >= 3:
+            for m in _IPV4.finditer(text, start, end):
+                yield from _ip(m, "IPV4", 0.95)
+    # An IPv6 match is made of hex digits and colons only: search just the runs of those that hold a hint.
+    hint = _IPV6_HINT.search(text)
+    while hint:
+        start = len(text[: hint.start()].rstrip(_HEX_COLON))
+        end = _HEX_COLON_RUN.match(text, hint.start()).end()
+        for m in _IPV6.finditer(text, start, min(len(text), end + 1)):
+            if m.group().count(":") >= 2:
+                yield from _ip(m, "IPV6", 0.9)
+        hint = _IPV6_HINT.search(text, end)
+
+
+def _ip(m: re.Match[str], subtype: str, score: float) -> Iterator[Entity]:
+    try:
+        ipaddress.ip_address(m.group())
+    except ValueError:
+        return
+    yield Entity(m.start(), m.end(), IP_ADDRESS, subtype, score, m.group())
 
 
 # --- dates of birth --------------------------------------------------------------------------------
@@ -148,11 +194,12 @@ _DATE = re.compile(
 _DOB_GAP = 40
 
 
-def find_birth_dates(text: str) -> Iterator[Entity]:
+def find_birth_dates(text: str, lowered: str | None = None) -> Iterator[Entity]:
     """A date is a date of birth only when it is the first date after a birth word ('geboren am …',
-    'born …'); invoice and due dates are not personal data. Searching after the cues keeps this cheap."""
+    'born …'); invoice and due dates are not personal data. Searching after the cues keeps this cheap.
+    `lowered`: text.lower(), if the caller already has it."""
     seen = -1
-    for cue_end in cues.word_ends(text.lower(), cues.BIRTH):
+    for cue_end in cues.word_ends(text.lower() if lowered is None else lowered, cues.BIRTH):
         m = _DATE.search(text, cue_end, min(len(text), cue_end + _DOB_GAP + 40))
         if m and m.start() - cue_end <= _DOB_GAP and m.start() > seen:
             seen = m.start()

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from aiguillage.inspect import context, identifiers, patterns
-from aiguillage.inspect.entity import Entity, numeric_windows, resolve_overlaps
+from aiguillage.inspect.entity import Entity, resolve_overlaps
 from aiguillage.inspect.language import detect_language
+from aiguillage.inspect.numbers import scan_digits
 
 
 def scan(text: str, language: str | None = None, *, context: bool = True) -> list[Entity]:
@@ -18,13 +19,18 @@ def scan(text: str, language: str | None = None, *, context: bool = True) -> lis
         return []
     lang = language or detect_language(text)
     found: list[Entity] = []
-    numeric = numeric_windows(text, 7)
+    # One pass over the prompt finds every stretch of digits; each numeric detector then looks only at the
+    # stretches with enough digits for its shape (IPv4 4, phone and identifiers 7, card 12, NIR 15).
+    digits = scan_digits(text)
+    numeric = digits.windows
+    lowered = text.lower()
     found.extend(identifiers.find_ibans(text))
     found.extend(identifiers.find_cards(text, numeric))
-    found.extend(identifiers.find_national_ids(text, numeric, [(e.start, e.end) for e in found]))
+    found.extend(identifiers.find_national_ids(text, numeric, [(e.start, e.end) for e in found], lowered,
+                                               digits.cf_cores))
     found.extend(patterns.find_emails(text))
-    found.extend(patterns.find_ips(text))
-    found.extend(patterns.find_birth_dates(text))
+    found.extend(patterns.find_ips(text, numeric))
+    found.extend(patterns.find_birth_dates(text, lowered))
     found.extend(patterns.find_phones(text, lang, [(e.start, e.end) for e in found], numeric))
     if context:
         found.extend(_context_entities(text, found))
