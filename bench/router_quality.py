@@ -2,7 +2,11 @@
 
 MMLU: 5 folds over domains (whole domains held out; each prompt is scored by a model that never
 saw its domain). GSM8K: 5 folds over questions. Contaminated prompts are dropped first.
-Run: .venv/bin/python bench/router_quality.py [--plots docs/img]
+The learned router is scored as it routes (predicted loss of staying on the weak model); the
+row "learned, by P(weak fails)" ranks the same predictions by the weak model's predicted failure
+alone, for comparison. ``--splits N`` adds N - 1 other shuffles of the MMLU domains into folds
+(seeds 1.., learned only) to show how much the figure depends on which domains share a fold.
+Run: .venv/bin/python bench/router_quality.py [--plots docs/img] [--splits 3]
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import numpy as np
 from sklearn.model_selection import KFold
 
 from aiguillage.routing.cascade import fit_answer_model
-from aiguillage.routing.evaluate import plot
+from aiguillage.routing.evaluate import learned_score, plot
 from aiguillage.routing.learned import fit_prompt_model
 from aiguillage.routing.metrics import cpt, oracle_curve, random_baseline, routellm_discrete, summarize
 from aiguillage.routing.outcomes import OutcomeTable, load_contaminated, load_outcomes
@@ -26,8 +30,8 @@ DATA = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "rou
 WEAK, STRONG = "mistralai/Mixtral-8x7B-Instruct-v0.1", "gpt-4-1106-preview"
 
 
-def folds_by_group(groups: list[str], k: int = 5) -> list[np.ndarray]:
-    uniq = np.random.default_rng(0).permutation(sorted(set(groups)))
+def folds_by_group(groups: list[str], k: int = 5, seed: int = 0) -> list[np.ndarray]:
+    uniq = np.random.default_rng(seed).permutation(sorted(set(groups)))
     g = np.asarray(groups)
     return [np.flatnonzero(np.isin(g, uniq[i::k])) for i in range(k)]
 
@@ -36,16 +40,21 @@ def folds_by_row(n: int, k: int = 5) -> list[np.ndarray]:
     return [te for _, te in KFold(k, shuffle=True, random_state=0).split(np.arange(n))]
 
 
-def cross_scores(table: OutcomeTable, tests: list[np.ndarray], strategy: str) -> np.ndarray:
-    out = np.zeros(len(table))
+def cross_scores(table: OutcomeTable, tests: list[np.ndarray], strategy: str) -> dict[str, np.ndarray]:
+    """Out-of-fold scores: {"learned": ..., "learned, by P(weak fails)": ...} or {"cascade": ...}."""
+    out: dict[str, np.ndarray] = {}
     for i, te in enumerate(tests):
         tr = np.setdiff1d(np.arange(len(table)), te)
         sub, test = table.subset(tr), table.subset(te)
         if strategy == "learned":
             m = fit_prompt_model(sub)
-            out[te] = 1 - m.predict(test.prompts)[:, m.columns.index(WEAK)]
+            probs = m.predict(test.prompts)
+            w = m.columns.index(WEAK)
+            out.setdefault("learned", np.zeros(len(table)))[te] = learned_score(probs, w, m.columns.index(STRONG))
+            out.setdefault("learned, by P(weak fails)", np.zeros(len(table)))[te] = 1 - probs[:, w]
         else:
-            out[te] = fit_answer_model(sub).scores(test.prompts, test.responses[WEAK])
+            out.setdefault("cascade", np.zeros(len(table)))[te] = fit_answer_model(sub).scores(
+                test.prompts, test.responses[WEAK])
         print(f"  {strategy} fold {i + 1}/{len(tests)} done", file=sys.stderr, flush=True)
     return out
 
@@ -61,6 +70,7 @@ def row(name: str, score: np.ndarray, t: OutcomeTable) -> dict[str, float | str]
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--plots", type=Path, default=None)
+    ap.add_argument("--splits", type=int, default=1, help="MMLU domain shuffles to evaluate the learned router on")
     args = ap.parse_args()
     results = {}
     t0 = time.time()
@@ -74,16 +84,22 @@ def main() -> None:
         w, s = t.outcomes[WEAK], t.outcomes[STRONG]
         rows = []
         for strat in strategies:
-            sc = cross_scores(t, tests, strat)
-            rows.append(row(strat, sc, t))
-            if args.plots:
-                plot(args.plots / f"routing_{name.split('_')[0]}_{strat}.png", sc, w, s,
-                     f"{name.split('_')[0].upper()}: {strat} (held out)", label=strat)
+            for label, sc in cross_scores(t, tests, strat).items():
+                rows.append(row(label, sc, t))
+                if args.plots and label == strat:
+                    plot(args.plots / f"routing_{name.split('_')[0]}_{strat}.png", sc, w, s,
+                         f"{name.split('_')[0].upper()}: {strat} (held out)", label=strat)
         orc = oracle_curve(w, s)
         results[name] = {
             "n": len(t), "routers": rows, "random_ci95": random_baseline(w, s),
             "oracle_cpt50": round(cpt(orc, 0.5), 4), "oracle_cpt80": round(cpt(orc, 0.8), 4),
         }
+    other = []
+    for seed in range(1, args.splits):
+        sc = cross_scores(mmlu, folds_by_group(mmlu.sources, seed=seed), "learned")
+        other.append({"seed": seed, **row("learned", sc["learned"], mmlu)})
+    if other:
+        results["mmlu_heldout_domains"]["other_domain_splits"] = other
     results["seconds"] = round(time.time() - t0, 1)
     print(json.dumps(results, indent=1))
 

@@ -59,6 +59,18 @@ def test_train_then_eval_round_trip(strategy: str, slice_csv: Path, tmp_path: Pa
         rows = list(csv.DictReader(fh))
     assert [r["prompt"] for r in rows] == prompts  # every input row, prompt unchanged
     assert all(0 <= float(r["score"]) <= 1 for r in rows)
+    if strategy == "learned":
+        # The router's own score (chance the strong answer beats the weak one) plus the predicted
+        # probability that the weak answer fails; both higher where the weak model did fail.
+        assert all(0 <= float(r["weak_fails"]) <= 1 for r in rows)
+        with slice_csv.open(newline="", encoding="utf-8") as fh:
+            weak_ok = [r[WEAK].strip().lower() in ("true", "1", "1.0") for r in csv.DictReader(fh)]
+        for col in ("score", "weak_fails"):
+            failed = [float(r[col]) for r, ok in zip(rows, weak_ok) if not ok]
+            passed = [float(r[col]) for r, ok in zip(rows, weak_ok) if ok]
+            assert sum(failed) / len(failed) > sum(passed) / len(passed), col
+    else:
+        assert set(rows[0]) == {"prompt", "score"}
     dropped = sum(p in load_contaminated([CONTAMINATED]) for p in prompts)
     assert dropped > 0 and out["n"] == len(prompts) - dropped
     assert png.read_bytes()[:4] == b"\x89PNG"

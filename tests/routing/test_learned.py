@@ -82,14 +82,65 @@ def test_uncovered_deployment_is_interpolated_between_tiers(artifact: Path) -> N
     assert lo <= cand["mid"]["predicted_success"] <= hi
 
 
-def test_threshold_override_and_no_candidate_meeting_it(artifact: Path) -> None:
-    spec = RouterSpec(strategy="learned", artifact=str(artifact), threshold=1.0,
+def test_threshold_override_tolerated_loss(artifact: Path) -> None:
+    # threshold = the predicted loss tolerated against the best candidate: 0 keeps only the best.
+    spec = RouterSpec(strategy="learned", artifact=str(artifact), threshold=0.0,
                       column_map={"small-model": "local-small"})
     ranking = build_router(spec, CATALOG).rank(RouteInput("Say hello to Oslo.", 8, 20), CATALOG)
-    assert ranking.details["threshold"] == 1.0
-    assert "highest predicted success" in ranking.reason
+    assert ranking.details["threshold"] == 0.0
+    assert "highest predicted success" in ranking.reason and ranking.order[0].id != "local-small"
     probs = [c["predicted_success"] for c in ranking.details["candidates"]]
     assert probs == sorted(probs, reverse=True)
+    # Tolerating any loss: the cheapest eligible deployment first, then by cost.
+    spec = RouterSpec(strategy="learned", artifact=str(artifact), threshold=1.0,
+                      column_map={"small-model": "local-small"})
+    ranking = build_router(spec, CATALOG).rank(RouteInput(HARD[0].format(c="Oslo"), 60, 500), CATALOG)
+    assert [d.id for d in ranking.order] == ["local-small", "mid", "big-model"]
+    assert "cheapest" in ranking.reason
+
+
+def test_loss_thresholds_on_a_hand_computed_table() -> None:
+    from aiguillage.routing.thresholds import loss_thresholds, route_by_loss
+
+    # Columns cheapest first. Row 0: the small model is as good as the large -> small at any tau.
+    probs = np.array([[0.9, 0.9], [0.5, 0.9], [0.7, 0.8], [0.2, 0.3]])
+    assert route_by_loss(probs, 0.0).tolist() == [0, 1, 1, 1]
+    assert route_by_loss(probs, 0.1).tolist() == [0, 1, 0, 0]
+    assert route_by_loss(probs, 0.4).tolist() == [0, 0, 0, 0]
+    outcomes = np.array([[1, 1], [0, 1], [1, 1], [0, 0]], dtype=float)  # best model: 0.75
+    th = loss_thresholds(probs, outcomes)
+    # Quality 0.75 (= 100% of the best) needs row 1 escalated: tau < 0.4, the largest such is kept.
+    assert 0.1 <= th[1.0] < 0.4
+    assert route_by_loss(probs, th[1.0]).tolist() == [0, 1, 0, 0]
+    # 2/3 of the best (0.5) is met with everything on the small model.
+    assert th[0.66] >= 0.4
+
+
+def test_artifact_of_the_older_learned_format_is_refused(tmp_path: Path) -> None:
+    meta, model = train_learned(synthetic_table())
+    old = tmp_path / "old.router"
+    save_artifact(old, {k: v for k, v in meta.items() if k != "decision"}, model)
+    with pytest.raises(ArtifactError, match="retrain"):
+        build_router(RouterSpec(strategy="learned", artifact=str(old), column_map={"small-model": "local-small"}),
+                     CATALOG)
+
+
+def test_tree_ensemble_predicts_what_scikit_learn_predicts() -> None:
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from aiguillage.routing.trees import TreeEnsemble
+
+    rng = np.random.default_rng(0)
+    x = rng.random((2000, 6))
+    y = (x[:, 0] + x[:, 1] * x[:, 2] + rng.random(2000) * 0.5 > 1.0).astype(int)
+    x[::40, 3] = np.nan  # missing values follow the split's learned side
+    clf = HistGradientBoostingClassifier(max_iter=40, max_leaf_nodes=7, random_state=0).fit(x, y)
+    trees = TreeEnsemble(clf)
+    xt = rng.random((300, 6))
+    xt[::9, 3] = np.nan
+    want = clf.predict_proba(xt)[:, 1]
+    np.testing.assert_allclose(trees.predict(xt), want, atol=1e-12)
+    np.testing.assert_allclose([trees.predict_one(r) for r in xt], want, atol=1e-12)
 
 
 def test_wrong_strategy_and_missing_artifact_name_the_fix(artifact: Path, tmp_path: Path) -> None:

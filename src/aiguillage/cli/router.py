@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -94,7 +94,8 @@ def evaluate(
         settings = load_settings(config) if config else None
         with Progress(console=err, transient=True, disable=as_json) as bar:
             task = bar.add_task("scoring", total=len(table))
-            scores = score_table(meta, model, table, weak, tick=lambda k: bar.advance(task, k))
+            extra: dict[str, Any] = {}
+            scores = score_table(meta, model, table, weak, strong, tick=lambda k: bar.advance(task, k), extra=extra)
         clean, clean_scores = table.subset(kept), scores[kept]
         costs = cost_model(settings, clean, weak, strong, meta["strategy"] == "cascade") if settings else None
         result = report(clean_scores, clean, weak, strong, costs)
@@ -103,8 +104,10 @@ def evaluate(
         raise typer.Exit(2) from None
     with scores_out.open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
-        w.writerow(["prompt", "score"])
-        w.writerows((p, f"{s:.6f}") for p, s in zip(table.prompts, scores))
+        names = sorted(extra)
+        w.writerow(["prompt", "score", *names])
+        w.writerows((p, f"{s:.6f}", *(f"{extra[n][i]:.6f}" for n in names))
+                    for i, (p, s) in enumerate(zip(table.prompts, scores)))
     result = {"strategy": meta["strategy"], "router_version": meta["version"], **result}
     if plot_to:
         plot(plot_to, clean_scores, clean.outcomes[weak], clean.outcomes[strong],

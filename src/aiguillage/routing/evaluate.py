@@ -22,19 +22,35 @@ BATCH = 256
 DEFAULT_OUTPUT_TOKENS = 256
 
 
-def score_table(meta: dict[str, Any], model: Any, table: OutcomeTable, weak: str,
-                tick: Tick | None = None) -> np.ndarray:
-    """Per row, higher = needs the stronger model (see docs/routing.md for each strategy's meaning)."""
+def learned_score(probs: np.ndarray, weak: int, strong: int) -> np.ndarray:
+    """The learned router's score: (1 + p_strong - p_weak) / 2, i.e. the chance that the strong
+    model's answer beats the weak one's, a tie counting half. Its order is the order of the
+    predicted loss of staying on the weak model, which is what the router escalates on."""
+    return (1 + probs[:, strong] - probs[:, weak]) / 2
+
+
+def score_table(meta: dict[str, Any], model: Any, table: OutcomeTable, weak: str, strong: str,
+                tick: Tick | None = None, extra: dict[str, np.ndarray] | None = None) -> np.ndarray:
+    """Per row, higher = needs the stronger model (see docs/routing.md for each strategy's meaning).
+
+    ``extra``, when given, receives per-row columns worth writing next to the score: for the
+    learned router, ``weak_fails`` = the predicted probability that the weak model's answer fails."""
     out = np.zeros(len(table))
     if isinstance(model, PromptSuccessModel):
-        if weak not in model.columns:
-            raise ValueError(f"the artifact has no outcome column '{weak}' (it knows: {', '.join(model.columns)}); "
-                             "pass --weak with one of those names")
-        j = model.columns.index(weak)
+        for col, flag in ((weak, "--weak"), (strong, "--strong")):
+            if col not in model.columns:
+                raise ValueError(f"the artifact has no outcome column '{col}' (it knows: "
+                                 f"{', '.join(model.columns)}); pass {flag} with one of those names")
+        j, k = model.columns.index(weak), model.columns.index(strong)
+        weak_fails = np.zeros(len(table))
         for s in range(0, len(table), BATCH):
-            out[s:s + BATCH] = 1 - model.predict(table.prompts[s:s + BATCH])[:, j]
+            probs = model.predict(table.prompts[s:s + BATCH])
+            out[s:s + BATCH] = learned_score(probs, j, k)
+            weak_fails[s:s + BATCH] = 1 - probs[:, j]
             if tick:
                 tick(len(out[s:s + BATCH]))
+        if extra is not None:
+            extra["weak_fails"] = weak_fails
     elif isinstance(model, AnswerModel):
         answers = table.response(weak)
         for s in range(0, len(table), BATCH):

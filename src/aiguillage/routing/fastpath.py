@@ -3,8 +3,8 @@
 ``TfidfVectorizer.transform`` + ``StandardScaler.transform`` + ``predict_proba`` spend most of
 their time validating inputs and building sparse matrices for a single row. Serving one prompt
 only needs: tokens -> vocabulary ids -> sublinear tf x idf, L2-normalised; hand features ->
-standardised; then one dot product per outcome column. ``tests/routing`` checks that this path
-and the scikit-learn one agree.
+standardised; then one dot product per outcome column, averaged with the column's tree ensemble
+read on the raw hand features. ``tests/routing`` checks that this path and the batch one agree.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ class FastScorer:
         self.w_hand = np.ascontiguousarray(weights[:, :hand])
         self.w_terms = np.ascontiguousarray(weights[:, hand:])
         self.bias = np.array([c.intercept_[0] for c in model.classifiers])
+        self.trees = model.trees
         self.analyzer = self._analyzer(fz.tfidf) if fz.tfidf is not None else None
         self.vocab: dict[str, int] = fz.tfidf.vocabulary_ if fz.tfidf is not None else {}
         self.idf = fz.tfidf.idf_ if fz.tfidf is not None else np.zeros(0)
@@ -51,11 +52,12 @@ class FastScorer:
 
         return analyze
 
-    def features(self, prompt: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(standardised hand features, n-gram ids, n-gram tf-idf values)."""
-        dense = (np.asarray(self.featurizer.dense_one(prompt)) - self.mean) / self.scale
+    def features(self, prompt: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(raw hand features, standardised hand features, n-gram ids, n-gram tf-idf values)."""
+        raw = np.asarray(self.featurizer.dense_one(prompt), dtype=np.float64)
+        dense = (raw - self.mean) / self.scale
         if self.analyzer is None:
-            return dense, np.zeros(0, dtype=np.intp), np.zeros(0)
+            return raw, dense, np.zeros(0, dtype=np.intp), np.zeros(0)
         counts: dict[int, int] = {}
         vocab = self.vocab
         for tok in self.analyzer(prompt):
@@ -66,13 +68,14 @@ class FastScorer:
         tf = np.fromiter(counts.values(), dtype=float, count=len(counts))
         vals = (1 + np.log(tf) if self.sublinear else tf) * self.idf[idx]
         norm = float(np.sqrt(vals @ vals))
-        return dense, idx, (vals / norm if norm > 0 else vals)
+        return raw, dense, idx, (vals / norm if norm > 0 else vals)
 
     def predict(self, prompt: str) -> tuple[np.ndarray, Any]:
         """Success probability per column, and the feature row (for ``explain``)."""
-        dense, idx, vals = self.features(prompt)
+        raw, dense, idx, vals = self.features(prompt)
         z = self.bias + self.w_hand @ dense + self.w_terms[:, idx] @ vals
-        return 1 / (1 + np.exp(-z)), (dense, idx, vals)
+        trees = np.array([t.predict_one(raw) for t in self.trees])
+        return (1 / (1 + np.exp(-z)) + trees) / 2, (dense, idx, vals)
 
     def explain(self, row: Any, column_index: int, names: list[str], k: int = 3) -> list[dict[str, Any]]:
         dense, idx, vals = row

@@ -102,7 +102,7 @@ class PromptFeaturizer:
             for w in set(_WORD.findall(p.lower())):
                 counts[w] = counts.get(w, 0) + 1
         self.doc_freq = {w: c for w, c in counts.items() if c >= 2}
-        self.scaler.fit(self._dense(prompts))
+        self.scaler.fit(self.dense(prompts))
         return self
 
     def _rarity(self, words: list[str]) -> list[float]:
@@ -117,7 +117,8 @@ class PromptFeaturizer:
         words = _WORD.findall(prompt)
         return hand_features(prompt, words) + self._rarity([w.lower() for w in words])
 
-    def _dense(self, prompts: list[str]) -> np.ndarray:
+    def dense(self, prompts: list[str]) -> np.ndarray:
+        """The hand features (unscaled), rows x features: what the tree models read."""
         return np.asarray([self.dense_one(p) for p in prompts], dtype=np.float64)
 
     @property
@@ -127,9 +128,10 @@ class PromptFeaturizer:
             names += [f"ngram:{t}" for t in self.tfidf.get_feature_names_out()]
         return names
 
-    def transform(self, prompts: list[str]) -> sparse.csr_matrix:
-        dense = self.scaler.transform(self._dense(prompts)) * self.hand_weight
-        blocks = [sparse.csr_matrix(dense)]
+    def transform(self, prompts: list[str], dense: np.ndarray | None = None) -> sparse.csr_matrix:
+        """Standardised hand features then TF-IDF n-grams; ``dense``: ``self.dense(prompts)`` if known."""
+        raw = self.dense(prompts) if dense is None else dense
+        blocks = [sparse.csr_matrix(self.scaler.transform(raw) * self.hand_weight)]
         if self.tfidf is not None:
             blocks.append(self.tfidf.transform(prompts))
         return sparse.hstack(blocks, format="csr")

@@ -2,8 +2,9 @@
 
 A quality target ``q`` means "keep ``q`` x the quality of the best model in the data". For each
 target on a 0.01 grid the artifact stores the loosest threshold that still reaches it on the
-training split, so serving needs no data: ``RouterSpec.quality_target`` picks the entry and
-``RouterSpec.threshold`` overrides it outright.
+training split (learned: the largest predicted loss tolerated against the best candidate;
+cascade: the highest escalation score let through), so serving needs no data:
+``RouterSpec.quality_target`` picks the entry and ``RouterSpec.threshold`` overrides it outright.
 """
 
 from __future__ import annotations
@@ -14,25 +15,26 @@ TARGET_GRID = [round(x, 2) for x in np.arange(0.50, 1.0001, 0.01)]
 DEFAULT_TARGET = 0.95
 
 
-def route_by_success(probs: np.ndarray, tau: float) -> np.ndarray:
-    """Column index per row: the first column (cheapest first) whose predicted success >= tau,
-    else the column with the highest predicted success."""
-    ok = probs >= tau
-    first = np.argmax(ok, axis=1)
-    return np.where(ok.any(axis=1), first, np.argmax(probs, axis=1))
+def route_by_loss(probs: np.ndarray, tau: float) -> np.ndarray:
+    """Column index per row: the first column (cheapest first) whose predicted success is within
+    ``tau`` of the row's best predicted success (the best one always is)."""
+    ok = probs.max(axis=1, keepdims=True) - probs <= tau + 1e-12
+    return np.argmax(ok, axis=1)
 
 
-def success_thresholds(probs: np.ndarray, outcomes: np.ndarray) -> dict[float, float]:
-    """For the learned router. ``probs``/``outcomes``: rows x columns, columns cheapest first."""
+def loss_thresholds(probs: np.ndarray, outcomes: np.ndarray) -> dict[float, float]:
+    """For the learned router: the largest tolerated predicted loss reaching each quality target.
+    ``probs``/``outcomes``: rows x columns, columns cheapest first."""
     best = np.nanmax(np.nanmean(outcomes, axis=0))
     filled = np.nan_to_num(outcomes, nan=0.0)
-    taus = np.unique(np.concatenate([np.linspace(0, 1, 201), np.quantile(probs, np.linspace(0, 1, 401))]))
+    loss = probs.max(axis=1, keepdims=True) - probs
+    taus = np.unique(np.concatenate([np.linspace(0, 1, 201), np.quantile(loss, np.linspace(0, 1, 401))]))[::-1]
     rows = np.arange(len(probs))
-    quality = np.array([filled[rows, route_by_success(probs, t)].mean() for t in taus])
+    quality = np.array([filled[rows, route_by_loss(probs, t)].mean() for t in taus])
     out: dict[float, float] = {}
     for q in TARGET_GRID:
         hit = np.flatnonzero(quality >= q * best - 1e-12)
-        out[q] = float(taus[hit[0]]) if len(hit) else 1.0
+        out[q] = float(taus[hit[0]]) if len(hit) else 0.0
     return out
 
 
