@@ -19,6 +19,7 @@ from pathlib import Path
 from aiguillage.accounting.cost import decimal_str
 from aiguillage.accounting.memory import GRACE_S, CounterState
 from aiguillage.accounting.plan import Counter, Outcome, Plan
+from aiguillage.store.db import enable_wal
 
 __all__ = ["SqliteBackend", "counters_file_for"]
 
@@ -46,7 +47,7 @@ class SqliteBackend:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=10)
-        self._conn.execute("PRAGMA journal_mode=WAL")
+        enable_wal(self._conn)
         self._conn.execute("PRAGMA synchronous=OFF")
         for stmt in _SCHEMA:
             self._conn.execute(stmt)

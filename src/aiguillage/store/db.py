@@ -7,7 +7,9 @@ version in ``schema_versions``, so SQLite/PostgreSQL differences stay inside thi
 
 from __future__ import annotations
 
+import sqlite3
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from aiguillage.config import Settings, home_dir
 
-__all__ = ["Database", "register_schema", "database_url_for", "SchemaSpec", "driver_cursor"]
+__all__ = ["Database", "register_schema", "database_url_for", "SchemaSpec", "driver_cursor", "enable_wal"]
 
 
 @dataclass(frozen=True)
@@ -50,11 +52,28 @@ def database_url_for(settings: Settings | None) -> str:
     return f"sqlite:///{home / 'aiguillage.db'}"
 
 
+def enable_wal(conn: Any, timeout_s: float = 10.0) -> None:
+    """``PRAGMA journal_mode=WAL`` on a sqlite3 connection, retried while another process holds
+    the lock. Switching the journal mode can answer "database is locked" at once, without
+    SQLite's busy handler, when several workers open a new file together at start-up."""
+    deadline = time.monotonic() + timeout_s
+    pause = 0.005
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.1)
+
+
 def _sqlite_pragmas(dbapi_conn: object, _record: object) -> None:
     cur = dbapi_conn.cursor()  # type: ignore[attr-defined]
     # WAL lets readers (key refresh, decision lookups) run while the writer commits;
     # synchronous=FULL makes each commit durable before a request is acknowledged.
-    cur.execute("PRAGMA journal_mode=WAL")
+    enable_wal(cur)
     cur.execute("PRAGMA synchronous=FULL")
     cur.execute("PRAGMA busy_timeout=10000")
     cur.execute("PRAGMA foreign_keys=ON")
