@@ -64,14 +64,21 @@ class EmbeddingsPipeline:
             if time.monotonic() >= prep.deadline:
                 last = UpstreamTimeout("the request deadline passed", deployment=dep.id)
                 break
+            provider = self.gw.providers[dep.id]
+            remaining = prep.deadline - time.monotonic()
+            limit = min(remaining, provider.timeouts.total)
             try:
-                async with asyncio.timeout(prep.deadline - time.monotonic()):
-                    resp = await self.gw.providers[dep.id].embed({"model": dep.model or dep.id, "input": inputs,
-                                                                  **extra})
+                async with asyncio.timeout(limit):
+                    resp = await provider.embed({"model": dep.model or dep.id, "input": inputs, **extra})
             except TimeoutError:
                 upstream_s += time.perf_counter() - t
-                last = UpstreamTimeout(f"deployment '{dep.id}' exceeded the request deadline", deployment=dep.id)
+                own_limit = limit < remaining  # the deployment's total timeout: the next one may still answer
+                last = UpstreamTimeout(f"deployment '{dep.id}' exceeded "
+                                       + (f"its total timeout ({limit:g}s)" if own_limit else "the request deadline"),
+                                       deployment=dep.id)
                 d.attempts.append(Attempt(dep.id, "error", f"{last.code}: {last}", (time.perf_counter() - t) * 1000))
+                if own_limit:
+                    continue
                 break
             except UpstreamError as exc:
                 upstream_s += time.perf_counter() - t

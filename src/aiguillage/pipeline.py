@@ -172,7 +172,9 @@ class ChatPipeline:
             self.shadow.maybe_launch(req, prep, dep, answer)
 
     async def record(self, decision: Decision, t0: float, upstream_s: float,
-                     outcome: dict[str, str] | None = None) -> None:
+                     outcome: dict[str, str] | None = None, background: bool = False) -> None:
+        """Commit the decision's record. ``background``: a side call's record (shadow, judge),
+        which never commits on the event loop ahead of the client requests it runs beside."""
         now = time.perf_counter()
         decision.answered_at = time.time()
         decision.latency_ms = (now - t0) * 1000
@@ -192,7 +194,7 @@ class ChatPipeline:
             if outcome is not None:
                 record[OUTCOME_KEY] = outcome
             with self.gw.tracing.span("aiguillage.record", **{"aiguillage.request_id": decision.request_id}):
-                await writer.submit(record, alone=self.gw.inflight <= 1)
+                await writer.submit(record, alone=not background and self.gw.inflight == 1)
 
     async def record_failure(self, d: Decision, exc: GatewayError, t0: float, upstream_s: float) -> None:
         """An error answer is a decision too: recorded, and linked from the error's headers."""

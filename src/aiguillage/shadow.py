@@ -109,6 +109,12 @@ class Shadow:
                 return None
         try:
             return await self._paid_call(prep, dec, d, body, t0, health)
+        except BaseException:
+            # An unexpected failure gave no verdict on the deployment: free a half-open probe
+            # this call may hold, or the breaker would refuse client traffic for good.
+            if health is not None:
+                health.release_probe(d.id)
+            raise
         finally:
             if slot is not None:
                 await slot.__aexit__(None, None, None)
@@ -127,8 +133,9 @@ class Shadow:
                     int(body.get("max_tokens") or BUDGET_OUTPUT_CAP), [d])
                 if "max_tokens" not in body:
                     body = {**body, "max_tokens": BUDGET_OUTPUT_CAP}
-            async with asyncio.timeout(self.gw.settings.resilience.deadline_s):
-                resp = await self.gw.providers[d.id].complete(body)
+            provider = self.gw.providers[d.id]
+            async with asyncio.timeout(min(self.gw.settings.resilience.deadline_s, provider.timeouts.total)):
+                resp = await provider.complete(body)
         except (GatewayError, TimeoutError) as exc:
             err = exc if isinstance(exc, GatewayError) else UpstreamTimeout("side call timed out", deployment=d.id)
             if admission is not None:
@@ -142,7 +149,7 @@ class Shadow:
                     health.observe(d.id, False)
                 else:
                     health.release_probe(d.id)
-            await self.pipeline.record(dec, t0, time.perf_counter() - t0)
+            await self.pipeline.record(dec, t0, time.perf_counter() - t0, background=True)
             return None
         dec.attempts.append(Attempt(d.id, "ok", None, (time.perf_counter() - t0) * 1000))
         if health is not None:
@@ -151,7 +158,7 @@ class Shadow:
         self.pipeline.charge(dec, d, resp.get("usage"), text, body_prompt_tokens(body))
         if admission is not None:
             await accounting.settle(admission, dec.cost_eur, dec.prompt_tokens + dec.completion_tokens)
-        await self.pipeline.record(dec, t0, time.perf_counter() - t0)
+        await self.pipeline.record(dec, t0, time.perf_counter() - t0, background=True)
         return text
 
     async def _run(self, req: ChatRequest, prep: Prepared, primary: Deployment, answer: str,

@@ -150,6 +150,47 @@ def test_a_lone_request_whose_commit_fails_gets_the_error_and_the_writer_goes_on
     assert committed == 4
 
 
+def test_a_lone_request_never_waits_for_a_lock_on_the_event_loop(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "gc.db"
+    writer = GroupCommitWriter(_db(path), [RowSink()])
+    writer.start()
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process holds the database's write lock
+
+    async def main() -> tuple[float, bool, int]:
+        t = time.perf_counter()
+        fut = writer.submit({"n": 1}, alone=True)
+        took = time.perf_counter() - t
+        done_at_once = fut.done()
+        await asyncio.sleep(0.3)
+        other.execute("COMMIT")  # the writer thread, waiting on busy_timeout, commits it now
+        await asyncio.wait_for(fut, 10)
+        return took, done_at_once, _count(path)
+
+    try:
+        took, done_at_once, committed = asyncio.run(main())
+    finally:
+        writer.close()
+        other.close()
+    assert took < 0.1 and not done_at_once  # handed to the thread instead of blocking the loop
+    assert committed == 1
+
+
+def test_submit_after_close_fails_instead_of_hanging(tmp_path: Path) -> None:
+    writer = GroupCommitWriter(_db(tmp_path / "gc.db"), [RowSink()])
+    writer.start()
+    writer.close()
+
+    async def main() -> list[BaseException | None]:
+        return await asyncio.gather(writer.submit({"n": 1}), writer.submit({"n": 2}, alone=True),
+                                    return_exceptions=True)
+
+    errors = asyncio.run(main())
+    assert all(isinstance(e, RuntimeError) and "closed" in str(e) for e in errors)
+
+
 def _hammer(path: str, who: str, n: int, out: Any) -> None:
     db = Database(f"sqlite:///{path}")
     writer = GroupCommitWriter(db, [RowSink(who)])

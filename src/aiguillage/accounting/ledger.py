@@ -112,6 +112,7 @@ def ledger_row(record: dict[str, Any], settings: Settings | None = None) -> dict
 
 _LEDGER_COLUMNS = [c.name for c in ledger.columns]
 _COST_COLUMNS = frozenset({"cost_eur", "counterfactual_cost_eur"})
+_PG_ROWS_PER_INSERT = 1000
 
 
 class LedgerSink:
@@ -131,8 +132,10 @@ class LedgerSink:
         cur = driver_cursor(conn)
         if sqlite:  # in-process: executemany is as fast as one statement
             cur.executemany(_insert_sql("?", 1), cells)
-        else:  # PostgreSQL: one multi-row INSERT, one round trip
-            cur.execute(_insert_sql("%s", len(cells)), tuple(v for row in cells for v in row))
+        else:  # PostgreSQL: multi-row INSERTs (at most 65,535 parameters per statement)
+            for i in range(0, len(cells), _PG_ROWS_PER_INSERT):
+                part = cells[i:i + _PG_ROWS_PER_INSERT]
+                cur.execute(_insert_sql("%s", len(part)), tuple(v for row in part for v in row))
 
 
 def _insert_sql(mark: str, n_rows: int) -> str:

@@ -9,6 +9,7 @@ transaction, so an entry is in the log if and only if that transaction committed
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -70,7 +71,13 @@ _HEAD_COLUMNS = "size, frontier, root, ts, prev_checkpoint, signature"
 # SQLite: a no-op UPDATE is the first statement, so it takes the database write lock (waiting
 # on busy_timeout) before the head is read; RETURNING reads it in the same statement.
 _LOCK_SQLITE = f"UPDATE audit_state SET size = size WHERE id = 1 RETURNING {_HEAD_COLUMNS}"
+# SQLite before 3.35 (some distributions' Python still links one) has no RETURNING: two statements.
+_LOCK_SQLITE_OLD = ("UPDATE audit_state SET size = size WHERE id = 1",
+                    f"SELECT {_HEAD_COLUMNS} FROM audit_state WHERE id = 1")
+_HAS_RETURNING = sqlite3.sqlite_version_info >= (3, 35)
 _LOCK_PG = f"SELECT {_HEAD_COLUMNS} FROM audit_state WHERE id = 1 FOR UPDATE"
+# PostgreSQL allows 65,535 parameters per statement: 7 per entry.
+PG_ROWS_PER_INSERT = 1000
 _COLUMNS = "seq, kind, event_id, tenant, ts, body, nodes"
 
 
@@ -119,7 +126,13 @@ class Chain:
 
     def lock(self, conn: Connection) -> Head:
         cur = driver_cursor(conn)
-        cur.execute(_LOCK_SQLITE if conn.dialect.name == "sqlite" else _LOCK_PG)
+        if conn.dialect.name != "sqlite":
+            cur.execute(_LOCK_PG)
+        elif _HAS_RETURNING:
+            cur.execute(_LOCK_SQLITE)
+        else:
+            for stmt in _LOCK_SQLITE_OLD:
+                cur.execute(stmt)
         row = cur.fetchone()
         if row is None:
             raise RuntimeError("audit_state is missing: run Database.migrate() and create the AuditLog first")
@@ -140,8 +153,10 @@ class Chain:
             cur = driver_cursor(conn)
             if conn.dialect.paramstyle == "qmark":  # SQLite: executemany is in-process and fast
                 cur.executemany(_insert_sql("?", 1), rows)
-            else:  # PostgreSQL: one multi-row INSERT, one round trip
-                cur.execute(_insert_sql("%s", len(rows)), tuple(v for row in rows for v in row))
+            else:  # PostgreSQL: multi-row INSERTs, one round trip per PG_ROWS_PER_INSERT entries
+                for i in range(0, len(rows), PG_ROWS_PER_INSERT):
+                    part = rows[i:i + PG_ROWS_PER_INSERT]
+                    cur.execute(_insert_sql("%s", len(part)), tuple(v for row in part for v in row))
         crossed = size // self.checkpoint_every > head.size // self.checkpoint_every
         self._store_head(conn, head, size, frontier, checkpoint=crossed)
         return first

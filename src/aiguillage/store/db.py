@@ -52,6 +52,9 @@ def database_url_for(settings: Settings | None) -> str:
     return f"sqlite:///{home / 'aiguillage.db'}"
 
 
+BUSY_TIMEOUT_MS = 10_000  # how long a SQLite statement waits for another writer
+
+
 def enable_wal(conn: Any, timeout_s: float = 10.0) -> None:
     """``PRAGMA journal_mode=WAL`` on a sqlite3 connection, retried while another process holds
     the lock. Switching the journal mode can answer "database is locked" at once, without
@@ -75,7 +78,7 @@ def _sqlite_pragmas(dbapi_conn: object, _record: object) -> None:
     # synchronous=FULL makes each commit durable before a request is acknowledged.
     enable_wal(cur)
     cur.execute("PRAGMA synchronous=FULL")
-    cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
 

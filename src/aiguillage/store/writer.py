@@ -13,7 +13,11 @@ context switch), and each batch resolves its futures with one cross-thread callb
 A request that is alone in its worker (``submit(..., alone=True)``) and finds the writer idle
 commits its own record on the spot, as the leader of a batch of one: at low load the two
 thread hand-offs (and the GIL passing back and forth) cost more than the commit's CPU, and
-there is nobody on the event loop to keep waiting while it runs.
+there is nobody on the event loop to keep waiting while it runs. The leader never waits for a
+lock on the event loop: on SQLite it takes the writer lock file and the database's write lock
+without blocking (``LOCK_NB``, ``BEGIN IMMEDIATE`` with no busy wait) and hands the record to
+the thread when either is taken; on PostgreSQL, where a commit is a network round trip that
+can wait for another replica's row lock, it always hands over.
 
 With SQLite, the writers of several worker processes take turns through an exclusive
 ``flock`` on a file next to the database: the next writer is woken the moment the lock is
@@ -27,13 +31,14 @@ import contextlib
 import logging
 import os
 import queue
+import sqlite3
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from sqlalchemy.engine import Connection, make_url
 
-from aiguillage.store.db import Database
+from aiguillage.store.db import BUSY_TIMEOUT_MS, Database, driver_cursor
 
 try:
     import fcntl
@@ -66,6 +71,8 @@ class GroupCommitWriter:
         # Records submitted from each event loop since its last hand-over to the thread.
         self._pending: dict[asyncio.AbstractEventLoop, list[tuple[dict[str, Any], asyncio.Future[None]]]] = {}
         self._idle = threading.Lock()  # held by whoever is writing a batch: the thread or a leader
+        self._taken = False  # the thread has dequeued a batch it has not committed yet
+        self._closed = False
         self.batches = 0
         self.records = 0
 
@@ -81,15 +88,20 @@ class GroupCommitWriter:
         record itself, now, if the writer is idle (see the module's docstring)."""
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[None] = loop.create_future()
-        if alone and loop not in self._pending and self._thread is not None and self._idle.acquire(blocking=False):
+        if self._closed:
+            fut.set_exception(RuntimeError("the group-commit writer is closed"))
+            return fut
+        if (alone and self.db.is_sqlite and loop not in self._pending and self._thread is not None
+                and self._idle.acquire(blocking=False)):
             try:
-                if self._q.empty():
-                    error = self._write([record])
-                    if error is None:
-                        fut.set_result(None)
-                    else:
-                        fut.set_exception(error)
-                    return fut
+                if self._q.empty() and not self._taken and not self._closed:
+                    error = self._write([record], try_only=True)
+                    if error is not _BUSY:
+                        if error is None:
+                            fut.set_result(None)
+                        else:
+                            fut.set_exception(error)
+                        return fut
             finally:
                 self._idle.release()
         pending = self._pending.get(loop)
@@ -118,6 +130,7 @@ class GroupCommitWriter:
 
     def _take_batch(self) -> tuple[list[Any], bool]:
         first = self._q.get()
+        self._taken = True  # from here until its commit, a leader must not overtake this batch
         if first is _STOP:
             return [], True
         batch = [first]
@@ -139,13 +152,17 @@ class GroupCommitWriter:
         try:
             while True:
                 batch, stop = self._take_batch()
-                if batch:
-                    with self._idle:
+                with self._idle:
+                    if batch:
                         self._commit(batch)
-                if stop:
-                    return
+                    self._taken = False
+                    if stop:
+                        self._closed = True
+                        return
         finally:
-            self._drop_connection()
+            with self._idle:  # never under a leader's open transaction
+                self._closed = True
+                self._drop_connection()
 
     def _transaction(self) -> Any:
         """SQLite: one connection kept by this thread (a pool checkout and its reset-on-return cost
@@ -158,13 +175,18 @@ class GroupCommitWriter:
         return self._conn.begin()
 
     @contextlib.contextmanager
-    def _turn(self) -> Any:
-        """Hold the cross-process writer lock (file-backed SQLite only) for one transaction."""
+    def _turn(self, try_only: bool = False) -> Any:
+        """Hold the cross-process writer lock (file-backed SQLite only) for one transaction.
+        ``try_only``: raise ``_Busy`` instead of waiting for it."""
         fd = self._lock_fd()
         if fd is None:
             yield
             return
-        fcntl.flock(fd, fcntl.LOCK_EX)  # blocks without the GIL until the other writer commits
+        try:
+            # Blocking: waits without the GIL until the other writer commits.
+            fcntl.flock(fd, fcntl.LOCK_EX | (fcntl.LOCK_NB if try_only else 0))
+        except BlockingIOError:
+            raise _Busy from None
         try:
             yield
         finally:
@@ -190,16 +212,23 @@ class GroupCommitWriter:
                 log.debug("closing the writer's connection failed", exc_info=True)
             self._conn = None
 
-    def _write(self, records: list[dict[str, Any]]) -> BaseException | None:
-        """Run every sink over ``records`` in one transaction and commit; the error, if any."""
+    def _write(self, records: list[dict[str, Any]], try_only: bool = False) -> Any:
+        """Run every sink over ``records`` in one transaction and commit; the error, if any.
+
+        ``try_only`` (SQLite): return ``_BUSY``, having written nothing, rather than wait for the
+        writer lock file or the database's write lock."""
         try:
-            with self._turn(), self._transaction() as tx:
+            with self._turn(try_only), self._transaction() as tx:
                 conn = tx if isinstance(tx, Connection) else tx.connection
+                if try_only:
+                    _begin_immediate_or_busy(conn)
                 for sink in self.sinks:
                     sink.write(conn, records)
             self.batches += 1
             self.records += len(records)
             return None
+        except _Busy:
+            return _BUSY
         except Exception as exc:  # the futures carry it to each waiting request
             log.exception("group commit of %d record(s) failed", len(records))
             self._drop_connection()  # start the next batch on a fresh connection
@@ -220,6 +249,27 @@ class GroupCommitWriter:
                 loop.call_soon_threadsafe(_settle, futs, error)
             except RuntimeError:  # that loop is closed: nobody is waiting any more
                 continue
+
+
+class _Busy(Exception):
+    """A try-only leader commit found a lock taken; nothing was written."""
+
+
+_BUSY = _Busy()
+
+
+def _begin_immediate_or_busy(conn: Connection) -> None:
+    """Take SQLite's write lock now, without the busy handler's wait, or raise ``_Busy``."""
+    raw = driver_cursor(conn)
+    raw.execute("PRAGMA busy_timeout=0")
+    try:
+        raw.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            raise _Busy from None
+        raise
+    finally:
+        raw.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
 
 
 def _settle(futs: list[asyncio.Future[None]], error: BaseException | None) -> None:
