@@ -58,6 +58,7 @@ class _Chain:
         self.open_skipped: list[str] = []
         self.overloaded: Overloaded | None = None
         self.deadline_hit = False
+        self.pauses = 0  # the last round that was preceded by a back-off pause
 
 
 class Caller:
@@ -111,6 +112,25 @@ class Caller:
         if self.health is not None:
             self.health.release_probe(dep_id)
 
+    async def _enter(self, round_no: int, dep: Deployment, decision: Decision, deadline: float,
+                     chain: _Chain) -> Any:
+        """Everything before calling ``dep``: the back-off between rounds, the deadline, the
+        breaker and the concurrency slot. The entered slot; None to skip this deployment;
+        ``_GIVE_UP`` when the deadline leaves no time for any."""
+        if round_no > chain.pauses and chain.called:
+            chain.pauses = round_no
+            await self._pause(round_no, chain.last, deadline)
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return _GIVE_UP
+        if not self._admit(dep, decision, chain):
+            return None
+        slot = await self._acquire(dep, remaining, decision, chain)
+        if slot is None:
+            return _GIVE_UP if chain.deadline_hit else None
+        chain.called += 1
+        return slot
+
     async def _acquire(self, dep: Deployment, remaining: float, decision: Decision, chain: _Chain) -> Any:
         """Enter the deployment's concurrency slot; None when its queue is full."""
         if self.health is None:
@@ -160,22 +180,12 @@ class Caller:
         chain = _Chain()
         upstream_s = 0.0
         accepted: tuple[Deployment, dict[str, Any]] | None = None
-        pauses = 0
         for round_no, dep in self._walk(order, chain):
-            if round_no > pauses and chain.called:
-                pauses = round_no
-                await self._pause(round_no, chain.last, deadline)
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            slot = await self._enter(round_no, dep, decision, deadline, chain)
+            if slot is _GIVE_UP:
                 break
-            if not self._admit(dep, decision, chain):
-                continue
-            slot = await self._acquire(dep, remaining, decision, chain)
             if slot is None:
-                if chain.deadline_hit:
-                    break
                 continue
-            chain.called += 1
             remaining = deadline - time.monotonic()
             limit = min(remaining, self.providers[dep.id].timeouts.total)
             t = time.perf_counter()
@@ -252,22 +262,12 @@ class Caller:
     ) -> Opened:
         """Fail over transparently until some deployment produced its first chunk."""
         chain = _Chain()
-        pauses = 0
         for round_no, dep in self._walk(order, chain):
-            if round_no > pauses and chain.called:
-                pauses = round_no
-                await self._pause(round_no, chain.last, deadline)
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            slot = await self._enter(round_no, dep, decision, deadline, chain)
+            if slot is _GIVE_UP:
                 break
-            if not self._admit(dep, decision, chain):
-                continue
-            slot = await self._acquire(dep, remaining, decision, chain)
             if slot is None:
-                if chain.deadline_hit:
-                    break
                 continue
-            chain.called += 1
             opened = await self._first_chunk(dep, body_for, decision, deadline, slot, chain)
             if opened is not None:
                 return opened
@@ -360,3 +360,4 @@ class _NullSlot:
 
 
 _NULL_SLOT = _NullSlot()
+_GIVE_UP = object()  # _enter: the deadline has passed, stop walking the chain

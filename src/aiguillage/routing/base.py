@@ -60,12 +60,16 @@ def expected_cost(d: Deployment, prompt_tokens: int, output_tokens: int) -> Deci
     return (p.input * prompt_tokens + p.output * output_tokens) / Decimal(1_000_000)
 
 
-def by_cost(eligible: list[Deployment], request: RouteInput) -> list[Deployment]:
-    """Cheapest first; ties broken by smaller tier, then catalog order (stable sort)."""
-    return sorted(
-        eligible,
-        key=lambda d: (expected_cost(d, request.prompt_tokens, request.max_output_tokens), TIER_RANK[d.tier]),
-    )
+def expected_costs(eligible: list[Deployment], request: RouteInput) -> dict[str, Decimal]:
+    return {d.id: expected_cost(d, request.prompt_tokens, request.max_output_tokens) for d in eligible}
+
+
+def by_cost(eligible: list[Deployment], request: RouteInput,
+            costs: dict[str, Decimal] | None = None) -> list[Deployment]:
+    """Cheapest first; ties broken by smaller tier, then catalog order (stable sort).
+    ``costs``: ``expected_costs(eligible, request)`` when the caller has them already."""
+    costs = expected_costs(eligible, request) if costs is None else costs
+    return sorted(eligible, key=lambda d: (costs[d.id], TIER_RANK[d.tier]))
 
 
 class CheapestRouter:
@@ -77,8 +81,8 @@ class CheapestRouter:
         self.version = version
 
     def rank(self, request: RouteInput, eligible: list[Deployment]) -> Ranking:
-        costs = {d.id: expected_cost(d, request.prompt_tokens, request.max_output_tokens) for d in eligible}
-        order = sorted(eligible, key=lambda d: (costs[d.id], TIER_RANK[d.tier])) if len(eligible) > 1 else list(eligible)
+        costs = expected_costs(eligible, request)
+        order = by_cost(eligible, request, costs)
         first = order[0]
         return Ranking(
             order=order,

@@ -64,31 +64,26 @@ def apgr(curve: Curve) -> float:
     return float(np.trapezoid(curve.pgr, curve.share))
 
 
-def cpt(curve: Curve, target: float) -> float:
-    """Smallest strong-call share whose PGR reaches ``target`` (a fraction, e.g. 0.8)."""
-    pgr = curve.pgr
-    hit = np.flatnonzero(pgr >= target - 1e-12)
+def _first_crossing(share: np.ndarray, y: np.ndarray, goal: float) -> float:
+    """Smallest x on the piecewise-linear curve (share, y) where y reaches ``goal``; NaN if never."""
+    hit = np.flatnonzero(y >= goal - 1e-12)
     if len(hit) == 0:
         return float("nan")
     j = int(hit[0])
     if j == 0:
-        return float(curve.share[0])
-    x0, x1, y0, y1 = curve.share[j - 1], curve.share[j], pgr[j - 1], pgr[j]
-    return float(x0 + (target - y0) * (x1 - x0) / (y1 - y0))
+        return float(share[0])
+    x0, x1, y0, y1 = share[j - 1], share[j], y[j - 1], y[j]
+    return float(x0 + (goal - y0) * (x1 - x0) / (y1 - y0))
+
+
+def cpt(curve: Curve, target: float) -> float:
+    """Smallest strong-call share whose PGR reaches ``target`` (a fraction, e.g. 0.8)."""
+    return _first_crossing(curve.share, curve.pgr, target)
 
 
 def share_for_quality(curve: Curve, fraction_of_strong: float) -> float:
     """Smallest strong-call share whose quality reaches ``fraction_of_strong`` x the strong model's."""
-    goal = fraction_of_strong * curve.strong
-    q = curve.quality
-    hit = np.flatnonzero(q >= goal - 1e-12)
-    if len(hit) == 0:
-        return float("nan")
-    j = int(hit[0])
-    if j == 0:
-        return float(curve.share[0])
-    x0, x1, y0, y1 = curve.share[j - 1], curve.share[j], q[j - 1], q[j]
-    return float(x0 + (goal - y0) * (x1 - x0) / (y1 - y0))
+    return _first_crossing(curve.share, curve.quality, fraction_of_strong * curve.strong)
 
 
 def oracle_curve(weak: np.ndarray, strong: np.ndarray) -> Curve:

@@ -91,19 +91,11 @@ class GroupCommitWriter:
         if self._closed:
             fut.set_exception(RuntimeError("the group-commit writer is closed"))
             return fut
-        if (alone and self.db.is_sqlite and loop not in self._pending and self._thread is not None
-                and self._idle.acquire(blocking=False)):
-            try:
-                if self._q.empty() and not self._taken and not self._closed:
-                    error = self._write([record], try_only=True)
-                    if error is not _BUSY:
-                        if error is None:
-                            fut.set_result(None)
-                        else:
-                            fut.set_exception(error)
-                        return fut
-            finally:
-                self._idle.release()
+        if alone and self.db.is_sqlite and loop not in self._pending:
+            outcome = self._try_lead(record)
+            if outcome is not _BUSY:
+                _settle([fut], outcome)
+                return fut
         pending = self._pending.get(loop)
         if pending is None:
             self._pending[loop] = [(record, fut)]
@@ -111,6 +103,18 @@ class GroupCommitWriter:
         else:
             pending.append((record, fut))
         return fut
+
+    def _try_lead(self, record: dict[str, Any]) -> Any:
+        """Commit ``record`` here and now if the writer is idle: None or the commit's error;
+        ``_BUSY`` (nothing written) when the thread or a lock is busy."""
+        if self._thread is None or not self._idle.acquire(blocking=False):
+            return _BUSY
+        try:
+            if not self._q.empty() or self._taken or self._closed:
+                return _BUSY
+            return self._write([record], try_only=True)
+        finally:
+            self._idle.release()
 
     def _hand_over(self, loop: asyncio.AbstractEventLoop) -> None:
         """Runs on ``loop`` once per iteration that submitted something: one queue item for all."""
