@@ -20,7 +20,7 @@ from aiguillage.accounting.cost import EXACT, ZERO, cost_of, decimal_str
 from aiguillage.config import Settings
 from aiguillage.store.db import Database, driver_cursor, register_schema
 
-__all__ = ["ledger", "LedgerSink", "ledger_row", "exact_sum", "spent_in_period", "prepare_exact_sum"]
+__all__ = ["ledger", "LedgerSink", "ledger_cells", "exact_sum", "spent_in_period", "prepare_exact_sum"]
 
 
 class ExactDecimal(TypeDecorator[Decimal]):
@@ -68,14 +68,19 @@ ledger = sa.Table(
 register_schema("accounting", 1, metadata)
 
 
-def _dec(value: Any) -> Decimal | None:
+def _cost(value: Any, as_text: bool) -> Decimal | str | None:
+    """An exact cost cell: SQLite stores the decimal as text, PostgreSQL as numeric."""
     if value is None or value == "":
         return None
+    if as_text:
+        return value if type(value) is str else decimal_str(Decimal(str(value)))
     return Decimal(str(value))
 
 
-def ledger_row(record: dict[str, Any], settings: Settings | None = None) -> dict[str, Any] | None:
-    """The ledger row for one request record, or None when the request is not charged."""
+def ledger_cells(record: dict[str, Any], settings: Settings | None = None, as_text: bool = False) -> tuple | None:
+    """The ledger row (in ``_LEDGER_COLUMNS`` order) for one request record, or None when the
+    request is not charged. ``as_text``: costs as exact decimal strings (SQLite). Built as a
+    tuple straight from the record: this runs once per request on the writer thread."""
     usage = record.get("usage") or {}
     prompt = int(usage.get("prompt_tokens") or 0)
     completion = int(usage.get("completion_tokens") or 0)
@@ -84,34 +89,20 @@ def ledger_row(record: dict[str, Any], settings: Settings | None = None) -> dict
         return None
     chosen = record.get("chosen") or {}
     dep_id = chosen.get("id")
-    cost = _dec(record.get("cost_eur"))
+    cost = _cost(record.get("cost_eur"), as_text)
     if cost is None:  # the gateway should send it; recompute from the catalog rather than lose it
         dep = settings.deployment(dep_id) if settings and dep_id else None
-        cost = cost_of(dep, prompt, completion) if dep else ZERO
-    cf = _dec(record.get("counterfactual_cost_eur"))
-    return {
-        "decision_id": record["decision_id"],
-        "request_id": record.get("request_id"),
-        "tenant": record.get("tenant") or "",
-        "key_id": record.get("key_id"),
-        "deployment": dep_id,
-        "tier": chosen.get("tier"),
-        "endpoint": record.get("endpoint"),
-        "requested_model": record.get("requested_model"),
-        "stream": bool(record.get("stream")),
-        "status": status,
-        "received_at": float(record.get("received_at") or 0.0),
-        "answered_at": record.get("answered_at"),
-        "prompt_tokens": prompt,
-        "completion_tokens": completion,
-        "cost_eur": cost,
-        "counterfactual_cost_eur": cost if cf is None else cf,
-        "counterfactual_deployment": record.get("counterfactual_deployment"),
-    }
+        cost = _cost(cost_of(dep, prompt, completion) if dep else ZERO, as_text)
+    cf = _cost(record.get("counterfactual_cost_eur"), as_text)
+    return (
+        record["decision_id"], record.get("request_id"), record.get("tenant") or "", record.get("key_id"),
+        dep_id, chosen.get("tier"), record.get("endpoint"), record.get("requested_model"),
+        bool(record.get("stream")), status, float(record.get("received_at") or 0.0), record.get("answered_at"),
+        prompt, completion, cost, cost if cf is None else cf, record.get("counterfactual_deployment"),
+    )
 
 
 _LEDGER_COLUMNS = [c.name for c in ledger.columns]
-_COST_COLUMNS = frozenset({"cost_eur", "counterfactual_cost_eur"})
 _PG_ROWS_PER_INSERT = 1000
 
 
@@ -123,12 +114,10 @@ class LedgerSink:
         self.settings = settings
 
     def write(self, conn: Connection, records: Sequence[dict[str, Any]]) -> None:
-        rows = [r for r in (ledger_row(rec, self.settings) for rec in records) if r is not None]
-        if not rows:
-            return
         sqlite = conn.dialect.name == "sqlite"
-        cells = [tuple((decimal_str(r[c]) if sqlite else r[c]) if c in _COST_COLUMNS else r[c]
-                       for c in _LEDGER_COLUMNS) for r in rows]
+        cells = [c for c in (ledger_cells(rec, self.settings, sqlite) for rec in records) if c is not None]
+        if not cells:
+            return
         cur = driver_cursor(conn)
         if sqlite:  # in-process: executemany is as fast as one statement
             cur.executemany(_insert_sql("?", 1), cells)
