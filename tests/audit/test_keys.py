@@ -9,7 +9,7 @@ from conftest import settings_with
 from records import fill
 
 from aiguillage.audit import AuditLog, KeyRing
-from aiguillage.audit.keys import SECRET_FILE, SIGNING_FILE, key_dir
+from aiguillage.audit.keys import SECRET_FILE, SIGNING_FILE, key_dir, load_public_key, signature_ok
 from aiguillage.store.db import Database
 
 
@@ -38,3 +38,18 @@ def test_restarted_log_keeps_extending_the_same_tree(tmp_path: Path) -> None:
     res = log2.verify()
     assert res.ok and res.entries == 15
     db2.dispose()
+
+
+def test_signatures_are_standard_ed25519_of_the_stored_key(tmp_path: Path) -> None:
+    # Heads are signed through libsodium for speed; anyone holding the exported public key
+    # must verify them with any Ed25519 implementation, and they equal OpenSSL's (RFC 8032
+    # signatures are deterministic).
+    ring = KeyRing.load_or_create(tmp_path / "keys")
+    public = load_public_key(ring.public_pem())
+    for msg in (b"", b"aiguillage-audit-head-v1\n7\n" + b"ab" * 32, bytes(range(256)) * 9):
+        sig = ring.sign(msg)
+        assert sig == ring.signing.sign(msg)
+        assert signature_ok(public, sig, msg)
+        assert not signature_ok(public, sig, msg + b"x")
+    other = KeyRing.load_or_create(tmp_path / "other")
+    assert not signature_ok(public, other.sign(b"m"), b"m")

@@ -178,6 +178,29 @@ def test_a_lone_request_never_waits_for_a_lock_on_the_event_loop(tmp_path: Path)
     assert committed == 1
 
 
+def test_the_writer_returns_its_connection_to_the_pool_waiting_for_locks_again(tmp_path: Path) -> None:
+    # A leader commit leaves busy_timeout at 0 on the writer's connection (so back-to-back
+    # leaders skip two PRAGMAs); whoever gets that connection from the pool next must still
+    # wait for locks instead of failing with "database is locked".
+    from aiguillage.store.db import BUSY_TIMEOUT_MS
+
+    db = _db(tmp_path / "gc.db")
+    writer = GroupCommitWriter(db, [RowSink()])
+    writer.start()
+
+    async def main() -> None:
+        for n in range(3):
+            await writer.submit({"n": n}, alone=True)
+
+    asyncio.run(main())
+    assert writer._no_busy_wait  # the leaders ran
+    writer.close()
+    assert db.engine.pool.checkedin() == 1
+    with db.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == BUSY_TIMEOUT_MS
+    assert _count(tmp_path / "gc.db") == 3
+
+
 def test_submit_after_close_fails_instead_of_hanging(tmp_path: Path) -> None:
     writer = GroupCommitWriter(_db(tmp_path / "gc.db"), [RowSink()])
     writer.start()

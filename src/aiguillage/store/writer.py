@@ -67,6 +67,9 @@ class GroupCommitWriter:
         self._q: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._conn: Connection | None = None  # the writer thread's own (SQLite only)
+        # SQLite busy_timeout currently set on _conn: 0 after a leader commit, which must not wait;
+        # switched back only when the thread writes, so back-to-back leaders skip two PRAGMAs.
+        self._no_busy_wait = False
         self._lock: int | None = None  # fd of the cross-process writer lock file (SQLite only); -1: none
         # Records submitted from each event loop since its last hand-over to the thread.
         self._pending: dict[asyncio.AbstractEventLoop, list[tuple[dict[str, Any], asyncio.Future[None]]]] = {}
@@ -176,6 +179,7 @@ class GroupCommitWriter:
             return self.db.engine.begin()
         if self._conn is None:
             self._conn = self.db.engine.connect()
+            self._no_busy_wait = False  # a new connection starts with BUSY_TIMEOUT_MS
         return self._conn.begin()
 
     @contextlib.contextmanager
@@ -211,10 +215,18 @@ class GroupCommitWriter:
             self._lock = None
         if self._conn is not None:
             try:
+                if self._no_busy_wait:
+                    # Never hand the pool a connection that fails at once instead of waiting
+                    # for a lock: restore busy_timeout, or discard the connection.
+                    try:
+                        self._conn.exec_driver_sql(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+                    except Exception:
+                        self._conn.invalidate()
                 self._conn.close()
             except Exception:  # closing a broken connection must not hide the batch's own error
                 log.debug("closing the writer's connection failed", exc_info=True)
             self._conn = None
+            self._no_busy_wait = False
 
     def _write(self, records: list[dict[str, Any]], try_only: bool = False) -> Any:
         """Run every sink over ``records`` in one transaction and commit; the error, if any.
@@ -225,7 +237,10 @@ class GroupCommitWriter:
             with self._turn(try_only), self._transaction() as tx:
                 conn = tx if isinstance(tx, Connection) else tx.connection
                 if try_only:
+                    self._set_busy_wait(conn, False)
                     _begin_immediate_or_busy(conn)
+                elif self._no_busy_wait:
+                    self._set_busy_wait(conn, True)
                 for sink in self.sinks:
                     sink.write(conn, records)
             self.batches += 1
@@ -237,6 +252,12 @@ class GroupCommitWriter:
             log.exception("group commit of %d record(s) failed", len(records))
             self._drop_connection()  # start the next batch on a fresh connection
             return exc
+
+    def _set_busy_wait(self, conn: Connection, wait: bool) -> None:
+        if self._no_busy_wait == (not wait):
+            return
+        driver_cursor(conn).execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS if wait else 0}")
+        self._no_busy_wait = not wait
 
     def _commit(self, batch: list[Any]) -> None:
         records = [record for _loop, items in batch for record, _done in items]
@@ -263,17 +284,13 @@ _BUSY = _Busy()
 
 
 def _begin_immediate_or_busy(conn: Connection) -> None:
-    """Take SQLite's write lock now, without the busy handler's wait, or raise ``_Busy``."""
-    raw = driver_cursor(conn)
-    raw.execute("PRAGMA busy_timeout=0")
+    """Take SQLite's write lock now or raise ``_Busy`` (the connection's busy_timeout is 0)."""
     try:
-        raw.execute("BEGIN IMMEDIATE")
+        driver_cursor(conn).execute("BEGIN IMMEDIATE")
     except sqlite3.OperationalError as exc:
         if "locked" in str(exc) or "busy" in str(exc):
             raise _Busy from None
         raise
-    finally:
-        raw.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
 
 
 def _settle(futs: list[asyncio.Future[None]], error: BaseException | None) -> None:
