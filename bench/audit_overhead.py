@@ -43,16 +43,20 @@ def main() -> None:
             upstream.stop()
     OUT.mkdir(exist_ok=True)
     (OUT / "audit_overhead.json").write_text(json.dumps(rows, indent=2))
-    print("| variant | conc | req/s | p50 ms | p99 ms |\n|---|---:|---:|---:|---:|")
+    print("| variant | conc | req/s | p50 ms | p99 ms | CPU µs/req |\n|---|---:|---:|---:|---:|---:|")
     for r in rows:
-        print(f"| {r['stack']} | {r['conc']} | {r['rps']:,.0f} | {r['p50_ms']:.3f} | {r['p99_ms']:.3f} |")
+        print(f"| {r['stack']} | {r['conc']} | {r['rps']:,.0f} | {r['p50_ms']:.3f} | {r['p99_ms']:.3f} "
+              f"| {r['cpu_us_per_req']:,.0f} |")
     for c in args.conc:
         on = [r for r in rows if r["conc"] == c and r["stack"].startswith("audit-on")]
         off = [r for r in rows if r["conc"] == c and r["stack"].startswith("audit-off")]
         rps_on, rps_off = sum(r["rps"] for r in on) / len(on), sum(r["rps"] for r in off) / len(off)
         p50_on, p50_off = sum(r["p50_ms"] for r in on) / len(on), sum(r["p50_ms"] for r in off) / len(off)
+        cpu_on = sum(r["cpu_us_per_req"] for r in on) / len(on)
+        cpu_off = sum(r["cpu_us_per_req"] for r in off) / len(off)
         print(f"\nc={c}: throughput on/off = {rps_on / rps_off:.3f} ({(1 - rps_on / rps_off) * 100:+.1f}% cost); "
-              f"p50 added by audit = {p50_on - p50_off:+.3f} ms")
+              f"p50 added by audit = {p50_on - p50_off:+.3f} ms; gateway CPU per request "
+              f"{cpu_on:,.0f} vs {cpu_off:,.0f} µs ({(cpu_on / cpu_off - 1) * 100:+.1f}%)")
 
 
 if __name__ == "__main__":
