@@ -57,7 +57,10 @@ class Gateway:
         self.db.migrate()
         self.keys.start()
         connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, keepalive_timeout=30, ttl_dns_cache=300)
-        self.http = aiohttp.ClientSession(connector=connector, auto_decompress=True, trust_env=False)
+        # No cookie jar: upstream cookies (load-balancer affinity and the like) must not be kept
+        # and replayed across tenants' requests, and the jar's per-request filtering costs CPU.
+        self.http = aiohttp.ClientSession(connector=connector, auto_decompress=True, trust_env=False,
+                                          cookie_jar=aiohttp.DummyCookieJar())
         self._build_extensions()
         for policy in (self.settings.default_policy, *self.settings.tenants.values()):
             self.router_for(policy)  # load every router artifact now: fail at start, not on a request

@@ -131,7 +131,9 @@ class FakeOpenAI:
         }
         if action != "nousage":
             resp["usage"] = usage
-        return web.Response(body=orjson.dumps(resp), content_type="application/json")
+        # "cookie": answer with a session cookie, as load balancers in front of vendor APIs do
+        headers = {"Set-Cookie": f"affinity={len(self.requests)}; Path=/"} if action == "cookie" else None
+        return web.Response(body=orjson.dumps(resp), content_type="application/json", headers=headers)
 
     async def _stream(self, request: web.Request, body: dict[str, Any], text: str, usage: dict[str, int],
                       action: str) -> web.StreamResponse:

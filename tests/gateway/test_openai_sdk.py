@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from decimal import Decimal
+from pathlib import Path
 
 import openai
 import pytest
 
+from tests.fakes.openai_upstream import FakeOpenAI
 from tests.gateway.conftest import ThreeTier
+from tests.support import GatewayProcess, catalog, openai_deployment
 
 
 def client(tt: ThreeTier, key: str | None = None) -> openai.OpenAI:
@@ -29,6 +32,26 @@ def test_auto_picks_cheapest_and_reports_exact_cost(tt: ThreeTier) -> None:
     assert completion.usage is not None and completion.usage.total_tokens == 18
     assert [r["json"]["model"] for r in tt.small.requests] == ["eu-small-upstream"]
     assert tt.medium.requests == [] and tt.large.requests == []
+
+
+def test_upstream_cookies_are_never_sent_back(tmp_path: Path) -> None:
+    # A cookie an upstream sets while answering one tenant must not ride along on the next
+    # tenant's request. The upstream is named by host name: aiohttp's default jar ignores
+    # cookies from IP addresses, so 127.0.0.1 would not show the leak.
+    up = FakeOpenAI("cookies").start()
+    up.default = "cookie"
+    gw = GatewayProcess(tmp_path, catalog(openai_deployment(
+        "eu-small", up.url.replace("127.0.0.1", "localhost"), "small", "eu", ("0.2", "0.6"))), workers=1).start()
+    try:
+        keys = [gw.key("acme"), gw.key("globex")]
+        for i in range(4):
+            c = openai.OpenAI(base_url=gw.url + "/v1", api_key=keys[i % 2], max_retries=0, timeout=20)
+            assert c.chat.completions.create(model="auto", messages=[{"role": "user", "content": "x"}]).choices
+    finally:
+        gw.stop()
+        up.stop()
+    assert len(up.requests) == 4
+    assert [r["headers"].get("Cookie") for r in up.requests] == [None] * 4
 
 
 def test_tier_and_deployment_id_select_the_deployment(tt: ThreeTier) -> None:
