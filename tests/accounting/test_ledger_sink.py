@@ -22,7 +22,7 @@ def _record(**over: object) -> dict:
         "requested_model": "auto", "stream": True, "status": 200,
         "chosen": {"id": SMALL.id, "tier": "small", "provider": "openai", "jurisdiction": "eu"},
         "usage": {"prompt_tokens": 1234, "completion_tokens": 56},
-        "cost_eur": "0.0001402", "counterfactual_cost_eur": "0.0028040", "counterfactual_deployment": "eu-large",
+        "cost_eur": "0.0001402", "counterfactual_cost_eur": "2.804E-3", "counterfactual_deployment": "eu-large",
     }
     rec.update(over)
     return rec
@@ -49,6 +49,11 @@ def test_every_column_round_trips(store: str, request: pytest.FixtureRequest) ->
     }
     assert Decimal(got["cost_eur"]) == Decimal("0.0001402")  # exact, not a float
     assert Decimal(got["counterfactual_cost_eur"]) == Decimal("0.002804")
+    if db.is_sqlite:  # exact decimal text in positional notation
+        with db.engine.connect() as conn:
+            stored = conn.exec_driver_sql("SELECT cost_eur, counterfactual_cost_eur FROM usage_ledger "
+                                          "WHERE decision_id = ?", (full["decision_id"],)).one()
+        assert tuple(stored) == ("0.0001402", "0.002804")
     # 1234 input and 56 output tokens at 0.1 / 0.3 EUR per million
     recomputed = rows[no_cost["decision_id"]]
     assert Decimal(recomputed["cost_eur"]) == Decimal("0.0001402")

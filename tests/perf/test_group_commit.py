@@ -262,3 +262,27 @@ def test_in_memory_sqlite_needs_no_lock_file() -> None:
 
 async def _submit(writer: GroupCommitWriter) -> None:
     await writer.submit({"n": 1})
+
+
+def test_without_wal_a_leader_commits_with_the_busy_timeout_restored() -> None:
+    # An in-memory database has no WAL: there, a COMMIT may wait for readers, so a leader's
+    # transaction must not run on with busy_timeout 0 after it has taken the write lock.
+    from aiguillage.store.db import BUSY_TIMEOUT_MS
+
+    db = Database("sqlite://")
+    _meta.create_all(db.engine)
+    sink = RowSink()
+    writer = GroupCommitWriter(db, [sink])
+    writer.start()
+
+    async def main() -> None:
+        for n in range(2):
+            await writer.submit({"n": n}, alone=True)
+
+    try:
+        asyncio.run(main())
+        assert sink.batch_sizes == [1, 1] and writer._wal is False and not writer._no_busy_wait
+        assert writer._conn is not None
+        assert writer._conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == BUSY_TIMEOUT_MS
+    finally:
+        writer.close()

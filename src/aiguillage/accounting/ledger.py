@@ -72,9 +72,8 @@ def _cost(value: Any, as_text: bool) -> Decimal | str | None:
     """An exact cost cell: SQLite stores the decimal as text, PostgreSQL as numeric."""
     if value is None or value == "":
         return None
-    if as_text:
-        return value if type(value) is str else decimal_str(Decimal(str(value)))
-    return Decimal(str(value))
+    exact = Decimal(str(value))  # also refuses a malformed string before it reaches the table
+    return decimal_str(exact) if as_text else exact
 
 
 def ledger_cells(record: dict[str, Any], settings: Settings | None = None, as_text: bool = False) -> tuple | None:
@@ -102,7 +101,14 @@ def ledger_cells(record: dict[str, Any], settings: Settings | None = None, as_te
     )
 
 
-_LEDGER_COLUMNS = [c.name for c in ledger.columns]
+# ledger_cells' order; checked against the table so a new column cannot shift the cells silently.
+_LEDGER_COLUMNS = [
+    "decision_id", "request_id", "tenant", "key_id", "deployment", "tier", "endpoint", "requested_model",
+    "stream", "status", "received_at", "answered_at", "prompt_tokens", "completion_tokens", "cost_eur",
+    "counterfactual_cost_eur", "counterfactual_deployment",
+]
+if _LEDGER_COLUMNS != [c.name for c in ledger.columns]:
+    raise RuntimeError("usage_ledger's columns changed: update ledger_cells and _LEDGER_COLUMNS together")
 _PG_ROWS_PER_INSERT = 1000
 
 

@@ -69,7 +69,10 @@ class GroupCommitWriter:
         self._conn: Connection | None = None  # the writer thread's own (SQLite only)
         # SQLite busy_timeout currently set on _conn: 0 after a leader commit, which must not wait;
         # switched back only when the thread writes, so back-to-back leaders skip two PRAGMAs.
+        # Only in WAL mode, where nothing after BEGIN IMMEDIATE waits for a lock; with a rollback
+        # journal the COMMIT waits for readers, so the leader restores the timeout at once.
         self._no_busy_wait = False
+        self._wal: bool | None = None  # _conn's journal mode is WAL (None: not asked yet)
         self._lock: int | None = None  # fd of the cross-process writer lock file (SQLite only); -1: none
         # Records submitted from each event loop since its last hand-over to the thread.
         self._pending: dict[asyncio.AbstractEventLoop, list[tuple[dict[str, Any], asyncio.Future[None]]]] = {}
@@ -180,6 +183,7 @@ class GroupCommitWriter:
         if self._conn is None:
             self._conn = self.db.engine.connect()
             self._no_busy_wait = False  # a new connection starts with BUSY_TIMEOUT_MS
+            self._wal = None
         return self._conn.begin()
 
     @contextlib.contextmanager
@@ -237,8 +241,13 @@ class GroupCommitWriter:
             with self._turn(try_only), self._transaction() as tx:
                 conn = tx if isinstance(tx, Connection) else tx.connection
                 if try_only:
+                    if self._wal is None:
+                        mode = driver_cursor(conn).execute("PRAGMA journal_mode").fetchone()
+                        self._wal = bool(mode) and str(mode[0]).lower() == "wal"
                     self._set_busy_wait(conn, False)
                     _begin_immediate_or_busy(conn)
+                    if not self._wal:
+                        self._set_busy_wait(conn, True)
                 elif self._no_busy_wait:
                     self._set_busy_wait(conn, True)
                 for sink in self.sinks:
