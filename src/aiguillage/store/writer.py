@@ -182,8 +182,6 @@ class GroupCommitWriter:
             return self.db.engine.begin()
         if self._conn is None:
             self._conn = self.db.engine.connect()
-            self._no_busy_wait = False  # a new connection starts with BUSY_TIMEOUT_MS
-            self._wal = None
         return self._conn.begin()
 
     @contextlib.contextmanager
@@ -230,7 +228,7 @@ class GroupCommitWriter:
             except Exception:  # closing a broken connection must not hide the batch's own error
                 log.debug("closing the writer's connection failed", exc_info=True)
             self._conn = None
-            self._no_busy_wait = False
+            self._no_busy_wait, self._wal = False, None  # a new connection starts with the timeout
 
     def _write(self, records: list[dict[str, Any]], try_only: bool = False) -> Any:
         """Run every sink over ``records`` in one transaction and commit; the error, if any.
@@ -241,14 +239,8 @@ class GroupCommitWriter:
             with self._turn(try_only), self._transaction() as tx:
                 conn = tx if isinstance(tx, Connection) else tx.connection
                 if try_only:
-                    if self._wal is None:
-                        mode = driver_cursor(conn).execute("PRAGMA journal_mode").fetchone()
-                        self._wal = bool(mode) and str(mode[0]).lower() == "wal"
-                    self._set_busy_wait(conn, False)
-                    _begin_immediate_or_busy(conn)
-                    if not self._wal:
-                        self._set_busy_wait(conn, True)
-                elif self._no_busy_wait:
+                    self._begin_as_leader(conn)
+                else:
                     self._set_busy_wait(conn, True)
                 for sink in self.sinks:
                     sink.write(conn, records)
@@ -262,7 +254,19 @@ class GroupCommitWriter:
             self._drop_connection()  # start the next batch on a fresh connection
             return exc
 
+    def _begin_as_leader(self, conn: Connection) -> None:
+        """BEGIN IMMEDIATE without waiting for any lock, or raise ``_Busy``. In WAL mode the
+        timeout then stays 0 for this transaction and the next leaders (see ``_no_busy_wait``)."""
+        if self._wal is None:
+            mode = driver_cursor(conn).execute("PRAGMA journal_mode").fetchone()
+            self._wal = bool(mode) and str(mode[0]).lower() == "wal"
+        self._set_busy_wait(conn, False)
+        _begin_immediate_or_busy(conn)
+        if not self._wal:
+            self._set_busy_wait(conn, True)
+
     def _set_busy_wait(self, conn: Connection, wait: bool) -> None:
+        """Set _conn's busy_timeout (a no-op when it already is as asked)."""
         if self._no_busy_wait == (not wait):
             return
         driver_cursor(conn).execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS if wait else 0}")
