@@ -6,7 +6,8 @@
 One run: start the fake upstream (bench/fake_upstream.py), measure it directly with wrk at each
 concurrency, then aiguillage (2 workers, one OpenAI-compatible deployment pointing at the fake,
 a real API key, model "auto" so routing runs, SQLite group-commit record per request), then
-LiteLLM 1.106.2 (from a throwaway venv in bench/.litellm-venv, ``--num_workers 2``). Each cell
+the floor: a bare proxy on the same server and upstream client with none of the gateway's work
+(bench/bare_proxy.py), then LiteLLM 1.106.2 (from a throwaway venv in bench/.litellm-venv, ``--num_workers 2``). Each cell
 is ``wrk -t1 -cN`` for --duration seconds after a --warmup run. Prints a Markdown table; the
 raw numbers go to bench/out/gateway_vs_litellm.json.
 
@@ -105,6 +106,22 @@ def run_aiguillage(work: Path, upstream: str, wrk: str, args: argparse.Namespace
         proc.stop()
 
 
+# -- the floor: a proxy that does none of the gateway's work ---------------------------------------
+def run_bare(work: Path, upstream: str, wrk: str, args: argparse.Namespace) -> list[dict]:
+    port = free_port()
+    proc = Proc("bare", [PYTHON, str(BENCH / "bare_proxy.py"), "--port", str(port), "--upstream", upstream,
+                         "--workers", str(args.workers)], env={"PYTHONPATH": str(BENCH)},
+                log=work / "bare.log", cwd=BENCH)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(proc, lambda: http("POST", base + "/v1/chat/completions", {"model": "bench-upstream", **CHAT_BODY},
+                                      timeout=2)[0] == 200, 60, "proxied answer")
+        return measure("bare", wrk, base + "/v1/chat/completions", {"BENCH_MODEL": "bench-upstream"},
+                       args.conc, args.duration, args.warmup, proc)
+    finally:
+        proc.stop()
+
+
 # -- LiteLLM ------------------------------------------------------------------------------------
 def ensure_litellm() -> Path:
     exe = LITELLM_VENV / "bin" / "litellm"
@@ -155,10 +172,14 @@ def table(rows: list[dict]) -> str:
         cpu = r["cpu_us_per_req"] if r["cpu_us_per_req"] is not None else "–"
         lines.append(f"| {r['stack']} | {r['conc']} | {r['rps']:,.0f} | {r['p50_ms']:.3f} | {r['p99_ms']:.3f} | "
                      f"{added} | {cpu} |")
-    ag = {r["conc"]: r for r in rows if r["stack"] == "aiguillage"}
-    ll = {r["conc"]: r for r in rows if r["stack"] == "litellm"}
+    by = {s: {r["conc"]: r for r in rows if r["stack"] == s} for s in ("aiguillage", "bare", "litellm")}
+    ag, bare, ll = by["aiguillage"], by["bare"], by["litellm"]
     for c in sorted(set(ag) & set(ll)):
-        lines.append(f"\nThroughput ratio aiguillage / LiteLLM at c={c}: **{ag[c]['rps'] / ll[c]['rps']:.1f}×**")
+        lines.append(f"\nThroughput ratio aiguillage / LiteLLM at c={c}: **{ag[c]['rps'] / ll[c]['rps']:.1f}×**"
+                     + (f" (bare proxy / LiteLLM: {bare[c]['rps'] / ll[c]['rps']:.1f}×)" if c in bare else ""))
+    for c in sorted(set(ag) & set(bare)):
+        lines.append(f"\naiguillage / bare proxy at c={c}: throughput {ag[c]['rps'] / bare[c]['rps']:.2f}×, "
+                     f"CPU per request {ag[c]['cpu_us_per_req'] / bare[c]['cpu_us_per_req']:.2f}×")
     return "\n".join(lines)
 
 
@@ -169,6 +190,7 @@ def main() -> None:
     ap.add_argument("--conc", type=lambda s: [int(x) for x in s.split(",")], default=[1, 16, 64])
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--skip-litellm", action="store_true")
+    ap.add_argument("--skip-bare", action="store_true", help="leave out the bare-proxy floor (bench/bare_proxy.py)")
     ap.add_argument("--profile", action="store_true", help="print the gateway's pids, for py-spy")
     args = ap.parse_args()
     wrk = ensure_wrk()
@@ -180,6 +202,8 @@ def main() -> None:
             rows += measure("direct", wrk, url + "/v1/chat/completions", {"BENCH_MODEL": "bench-upstream"},
                             args.conc, args.duration, args.warmup, None)
             rows += run_aiguillage(work, url, wrk, args)
+            if not args.skip_bare:
+                rows += run_bare(work, url, wrk, args)
             if not args.skip_litellm:
                 rows += run_litellm(work, url, wrk, args)
         finally:
