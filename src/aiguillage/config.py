@@ -87,6 +87,14 @@ class Deployment(_Strict):
     def _lower_langs(cls, v: list[str] | str) -> list[str] | str:
         return v if v == "all" else [x.lower() for x in v]
 
+    @model_validator(mode="after")
+    def _local_prompt_format(self) -> Deployment:
+        # Checked here, not when the model loads, so `config check` reports it with the entry.
+        fmt = self.options.get("prompt_format")
+        if self.provider == "local" and fmt is not None and fmt not in ("plain", "model"):
+            raise ValueError(f"options.prompt_format must be 'plain' or 'model', not {fmt!r}")
+        return self
+
     def accepts_language(self, lang: str | None) -> bool:
         return lang is None or self.languages == "all" or lang in self.languages
 

@@ -71,3 +71,15 @@ def test_a_misspelt_personal_data_type_is_refused(tmp_path: Path) -> None:
     cfg["tenants"]["acme"]["personal_data_overrides"] = {"IBAN": "block", "NATIONAL_ID": "local_only"}
     f.write_text(yaml.safe_dump(cfg))
     assert check(f).returncode == 0
+
+
+def test_the_local_prompt_format_is_checked(tmp_path: Path) -> None:
+    local = {"id": "local-small", "provider": "local", "tier": "small", "jurisdiction": "on_prem"}
+    f = tmp_path / "local.yaml"
+    f.write_text(yaml.safe_dump(catalog({**local, "options": {"prompt_format": "chatml"}})))
+    out = check(f)
+    assert out.returncode == 2
+    assert "models[0] (id=local-small)" in out.stderr and "prompt_format must be 'plain' or 'model'" in out.stderr
+    for fmt in ("plain", "model"):
+        f.write_text(yaml.safe_dump(catalog({**local, "options": {"prompt_format": fmt}})))
+        assert check(f).returncode == 0, fmt

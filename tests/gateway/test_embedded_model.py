@@ -23,11 +23,17 @@ def test_embedded_default_answers_the_openai_sdk(tmp_path: Path) -> None:
         assert r.model == "gemma-3-270m"
         assert r.usage is not None and r.usage.prompt_tokens > 0 and 0 < r.usage.completion_tokens <= 8
         assert r.choices[0].finish_reason in ("stop", "length")
-        assert "<|im_" not in (r.choices[0].message.content or "")  # no chat-template marker leaks out
+        # The bundled base model is prompted as plain question-and-answer text: a real answer,
+        # without the space after "Answer:" and without a turn of its own or any marker.
+        answer = r.choices[0].message.content or ""
+        assert answer.strip() and answer == answer.lstrip(), repr(answer)
+        assert not any(m in answer for m in ("<|im_", "Question:", "Answer:")), repr(answer)
         stream = c.chat.completions.create(model="small", messages=[{"role": "user", "content": "Count: 1, 2,"}],
                                            max_tokens=6, stream=True, stream_options={"include_usage": True})
         chunks = list(stream)
         assert chunks[-1].usage is not None and 0 < chunks[-1].usage.completion_tokens <= 6
+        text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+        assert text.strip() and text == text.lstrip(), repr(text)
         assert (tmp_path / "aiguillage.db").exists()  # SQLite under $AIGUILLAGE_HOME
     finally:
         gw.stop()

@@ -23,18 +23,39 @@ from aiguillage.errors import UpstreamConnectError
 from aiguillage.providers.base import CHAT, JSON_MODE, STREAM
 from aiguillage.providers.openai import OpenAIProvider
 
-# The base model has no chat template of its own; llama.cpp falls back to ChatML, whose
-# end-of-turn markers would otherwise leak into answers.
-_CHATML_STOPS = ["<|im_end|>", "<|im_start|>"]
+# How messages become the prompt (``options.prompt_format``):
+# - "plain" (default for the bundled model): question-and-answer text. Gemma 3 270M as packaged is
+#   a base model, trained on plain text, not on any chat format: given turn markers it mostly
+#   echoes the question or ends its turn at once (an empty answer), while "Question: ...\nAnswer:"
+#   is text it knows how to continue ("Name a colour." -> "blue").
+# - "model" (default for options.model_path): the GGUF file's own chat template, for instruct
+#   models; llama.cpp falls back to ChatML when the file has none.
+# Each format's stops keep the model from writing the next turn itself; with ChatML they also
+# keep its end-of-turn markers out of answers.
+_PLAIN_TEMPLATE = (
+    "{%- for m in messages -%}"
+    "{%- if m['role'] in ('system', 'developer') -%}{{ m['content'] + '\\n\\n' }}"
+    "{%- elif m['role'] == 'assistant' -%}{{ 'Answer: ' + m['content'] + '\\n\\n' }}"
+    "{%- else -%}{{ 'Question: ' + m['content'] + '\\n' }}"
+    "{%- endif -%}"
+    "{%- endfor -%}"
+    "{%- if add_generation_prompt -%}{{ 'Answer:' }}{%- endif -%}"
+)
+_STOPS = {"plain": ["\nQuestion:", "\n\n"], "model": ["<|im_end|>", "<|im_start|>"]}
 
 
-def _strip_partial_marker(text: str) -> str:
-    """An answer cut by max_tokens can end in the first half of an end-of-turn marker."""
-    for marker in _CHATML_STOPS:
-        for n in range(len(marker) - 1, 1, -1):  # a lone "<" may be part of the answer
+def _strip_partial_marker(text: str, stops: list[str]) -> str:
+    """An answer cut by max_tokens can end in the first part of a stop marker."""
+    for marker in stops:
+        for n in range(len(marker) - 1, 1, -1):  # a lone "<" or newline may be part of the answer
             if text.endswith(marker[:n]):
                 return text[: -n]
     return text
+
+
+def prompt_format(options: dict[str, Any]) -> str:
+    """The deployment's prompt format (the config validates the value)."""
+    return str(options.get("prompt_format") or ("model" if options.get("model_path") else "plain"))
 
 
 def default_model_path() -> Path:
@@ -67,8 +88,10 @@ class LocalProvider(OpenAIProvider):
     default_data_retention: ClassVar[str | None] = "none: the model runs inside the gateway process"
 
     _server: Any = None
+    _format: str = "plain"
 
     async def start(self) -> None:
+        self._format = prompt_format(self.deployment.options)
         self._server = await asyncio.to_thread(self._load)
         self.base_url = self._server.listening_address.rstrip("/") + "/v1"
 
@@ -89,6 +112,9 @@ class LocalProvider(OpenAIProvider):
         params.cpuparams.n_threads = threads
         params.cpuparams_batch.n_threads = threads
         params.verbosity = -1
+        if self._format == "plain":
+            params.use_jinja = True
+            params.chat_template = _PLAIN_TEMPLATE
         return xllamacpp.Server(params)
 
     async def close(self) -> None:
@@ -103,9 +129,10 @@ class LocalProvider(OpenAIProvider):
             raise UpstreamConnectError(
                 f"deployment '{self.deployment.id}': the embedded model is still loading", deployment=self.deployment.id
             )
-        if body.get("stop"):
-            return body
-        return {**body, "stop": _CHATML_STOPS}
+        # The client's stops come on top of the format's, never instead of them.
+        asked = body.get("stop") or []
+        asked = [asked] if isinstance(asked, str) else list(asked)
+        return {**body, "stop": asked + [s for s in _STOPS[self._format] if s not in asked]}
 
     # llama.cpp names the GGUF file path as the model; answer with the deployment's model name.
     async def complete(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -115,11 +142,21 @@ class LocalProvider(OpenAIProvider):
         for choice in resp.get("choices") or ():
             msg = choice.get("message") or {}
             if isinstance(msg.get("content"), str):
-                msg["content"] = _strip_partial_marker(msg["content"])
+                msg["content"] = self._tidy(_strip_partial_marker(msg["content"], _STOPS[self._format]))
         return resp
 
     async def stream(self, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+        started = self._format != "plain"  # plain: drop the space the model writes after "Answer:"
         async for chunk in super().stream(self._with_stops(body)):
             chunk["model"] = self.upstream_model
             chunk.pop("timings", None)
+            if not started:
+                for choice in chunk.get("choices") or ():
+                    delta = choice.get("delta") or {}
+                    if isinstance(delta.get("content"), str) and delta["content"]:
+                        delta["content"] = delta["content"].lstrip()
+                        started = started or bool(delta["content"])
             yield chunk
+
+    def _tidy(self, text: str) -> str:
+        return text.lstrip() if self._format == "plain" else text
