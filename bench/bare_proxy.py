@@ -2,10 +2,11 @@
 
     python bench/bare_proxy.py --port 18001 --upstream http://127.0.0.1:18000 --workers 2
 
-The same server (granian, ASGI, uvloop, the same worker count) and the same upstream client
-(one pooled aiohttp ClientSession per worker) as aiguillage, and nothing else: no key check,
-no inspection, no routing, no accounting, no record, no metrics. Each POST's body goes to the
-upstream's ``/v1/chat/completions`` and the upstream's answer comes back as it is.
+The same server as aiguillage (granian, ASGI, uvloop, the same worker count) and the same
+upstream client library (one pooled aiohttp ClientSession per worker, with aiohttp's defaults
+where the gateway's session tunes cookies, keep-alive and DNS caching), and nothing else: no key
+check, no inspection, no routing, no accounting, no record, no metrics. Any request's body goes
+to the upstream's ``/v1/chat/completions``; the upstream's status and body come back as JSON.
 
 bench/gateway_vs_litellm.py runs it beside aiguillage and LiteLLM, so every run shows what the
 gateway's own work costs over a proxy that does none, measured under the same load.

@@ -91,7 +91,9 @@ class Deployment(_Strict):
     def _local_prompt_format(self) -> Deployment:
         # Checked here, not when the model loads, so `config check` reports it with the entry.
         fmt = self.options.get("prompt_format")
-        if self.provider == "local" and fmt is not None and fmt not in ("plain", "model"):
+        if fmt is not None and self.provider != "local":
+            raise ValueError("options.prompt_format applies to provider 'local' only")
+        if fmt is not None and fmt not in ("plain", "model"):
             raise ValueError(f"options.prompt_format must be 'plain' or 'model', not {fmt!r}")
         return self
 

@@ -83,3 +83,6 @@ def test_the_local_prompt_format_is_checked(tmp_path: Path) -> None:
     for fmt in ("plain", "model"):
         f.write_text(yaml.safe_dump(catalog({**local, "options": {"prompt_format": fmt}})))
         assert check(f).returncode == 0, fmt
+    f.write_text(yaml.safe_dump(catalog({**openai_deployment("a", "http://x/v1"), "options": {"prompt_format": "plain"}})))
+    out = check(f)
+    assert out.returncode == 2 and "models[0] (id=a)" in out.stderr and "provider 'local' only" in out.stderr

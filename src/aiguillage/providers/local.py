@@ -31,23 +31,25 @@ from aiguillage.providers.openai import OpenAIProvider
 # - "model" (default for options.model_path): the GGUF file's own chat template, for instruct
 #   models; llama.cpp falls back to ChatML when the file has none.
 # Each format's stops keep the model from writing the next turn itself; with ChatML they also
-# keep its end-of-turn markers out of answers.
+# keep its end-of-turn markers out of answers. (A blank line is no stop: the model may start an
+# answer with one, and JSON may contain one.)
 _PLAIN_TEMPLATE = (
     "{%- for m in messages -%}"
-    "{%- if m['role'] in ('system', 'developer') -%}{{ m['content'] + '\\n\\n' }}"
-    "{%- elif m['role'] == 'assistant' -%}{{ 'Answer: ' + m['content'] + '\\n\\n' }}"
-    "{%- else -%}{{ 'Question: ' + m['content'] + '\\n' }}"
+    "{%- set text = m['content'] or '' -%}"
+    "{%- if m['role'] in ('system', 'developer') -%}{{ text + '\\n\\n' }}"
+    "{%- elif m['role'] == 'assistant' -%}{{ 'Answer: ' + text + '\\n\\n' }}"
+    "{%- elif m['role'] == 'user' -%}{{ 'Question: ' + text + '\\n' }}"
     "{%- endif -%}"
     "{%- endfor -%}"
     "{%- if add_generation_prompt -%}{{ 'Answer:' }}{%- endif -%}"
 )
-_STOPS = {"plain": ["\nQuestion:", "\n\n"], "model": ["<|im_end|>", "<|im_start|>"]}
+_STOPS = {"plain": ["Question:", "\nAnswer:"], "model": ["<|im_end|>", "<|im_start|>"]}
 
 
 def _strip_partial_marker(text: str, stops: list[str]) -> str:
     """An answer cut by max_tokens can end in the first part of a stop marker."""
     for marker in stops:
-        for n in range(len(marker) - 1, 1, -1):  # a lone "<" or newline may be part of the answer
+        for n in range(len(marker) - 1, 1, -1):  # a lone "<" or "Q" may be part of the answer
             if text.endswith(marker[:n]):
                 return text[: -n]
     return text
@@ -141,8 +143,12 @@ class LocalProvider(OpenAIProvider):
         resp.pop("timings", None)
         for choice in resp.get("choices") or ():
             msg = choice.get("message") or {}
-            if isinstance(msg.get("content"), str):
-                msg["content"] = self._tidy(_strip_partial_marker(msg["content"], _STOPS[self._format]))
+            text = msg.get("content")
+            if isinstance(text, str):
+                if choice.get("finish_reason") == "length":
+                    text = _strip_partial_marker(text, _STOPS[self._format])
+                # plain: the space after "Answer:" and the line break before the next question.
+                msg["content"] = text.strip() if self._format == "plain" else text
         return resp
 
     async def stream(self, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
@@ -157,6 +163,3 @@ class LocalProvider(OpenAIProvider):
                         delta["content"] = delta["content"].lstrip()
                         started = started or bool(delta["content"])
             yield chunk
-
-    def _tidy(self, text: str) -> str:
-        return text.lstrip() if self._format == "plain" else text
