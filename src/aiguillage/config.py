@@ -53,6 +53,10 @@ class Timeouts(_Strict):
     total: float = 300.0
 
 
+# How the embedded model's prompt is written (aiguillage.providers.local).
+LOCAL_PROMPT_FORMATS = ("plain", "model")
+
+
 class Deployment(_Strict):
     id: str
     provider: str
@@ -93,7 +97,7 @@ class Deployment(_Strict):
         fmt = self.options.get("prompt_format")
         if fmt is not None and self.provider != "local":
             raise ValueError("options.prompt_format applies to provider 'local' only")
-        if fmt is not None and fmt not in ("plain", "model"):
+        if fmt is not None and fmt not in LOCAL_PROMPT_FORMATS:
             raise ValueError(f"options.prompt_format must be 'plain' or 'model', not {fmt!r}")
         return self
 

@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, ClassVar
 
-from aiguillage.config import home_dir
+from aiguillage.config import LOCAL_PROMPT_FORMATS, home_dir
 from aiguillage.errors import UpstreamConnectError
 from aiguillage.providers.base import CHAT, JSON_MODE, STREAM
 from aiguillage.providers.openai import OpenAIProvider
@@ -44,6 +44,7 @@ _PLAIN_TEMPLATE = (
     "{%- if add_generation_prompt -%}{{ 'Answer:' }}{%- endif -%}"
 )
 _STOPS = {"plain": ["Question:", "\nAnswer:"], "model": ["<|im_end|>", "<|im_start|>"]}
+assert tuple(_STOPS) == LOCAL_PROMPT_FORMATS
 
 
 def _strip_partial_marker(text: str, stops: list[str]) -> str:
