@@ -48,12 +48,42 @@ def summarise(folded: Path, top: int) -> str:
     return "\n".join(lines)
 
 
+def thread_cpu(pids: list[int]) -> dict[str, float]:
+    """CPU seconds (user + system) of every thread of ``pids``, summed by thread name."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out: collections.Counter[str] = collections.Counter()
+    for pid in pids:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            try:
+                # Python does not name its threads for the OS: the event loop is the main thread.
+                name = "event loop (main thread)" if task.name == str(pid) else (task / "comm").read_text().strip()
+                fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            except FileNotFoundError:
+                continue  # a thread that ended meanwhile
+            out[name] += (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
+def thread_table(before: dict[str, float], after: dict[str, float], r) -> str:  # type: ignore[no-untyped-def]
+    lines = [f"c64 load: {r.rps:.0f} req/s over {r.requests} requests", "", "µs of CPU per request  thread"]
+    total = 0.0
+    for name in sorted(after, key=lambda n: before.get(n, 0.0) - after[n]):
+        us = (after[name] - before.get(name, 0.0)) / r.requests * 1e6
+        total += us
+        if us >= 0.5:
+            lines.append(f"{us:10.1f}  {name}")
+    lines.append(f"{total:10.1f}  all threads")
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description="py-spy profile of an aiguillage worker under wrk load")
     ap.add_argument("--conc", type=int, default=64)
     ap.add_argument("--seconds", type=int, default=15)
     ap.add_argument("--rate", type=int, default=250, help="py-spy samples per second")
     ap.add_argument("--top", type=int, default=30)
+    ap.add_argument("--threads", action="store_true",
+                    help="no py-spy: CPU per request of each thread of every worker, from /proc")
     args = ap.parse_args()
     wrk = ensure_wrk()
     pyspy = Path(PYTHON).parent / "py-spy"
@@ -83,6 +113,12 @@ def main() -> None:
             worker = max(p for p in gw.group_pids() if p != gw.pid)  # a worker, not the master
             load_env = {"BENCH_KEY": key, "BENCH_MODEL": "auto"}
             run_wrk(wrk, base, args.conc, 3, load_env)  # warm-up
+            if args.threads:
+                pids = [p for p in gw.group_pids() if p != gw.pid]
+                before = thread_cpu(pids)
+                r = run_wrk(wrk, base, args.conc, args.seconds, load_env)
+                print(thread_table(before, thread_cpu(pids), r))
+                return
             result: dict = {}
             load = threading.Thread(target=lambda: result.update(
                 r=run_wrk(wrk, base, args.conc, args.seconds + 4, load_env)))

@@ -12,6 +12,7 @@ from typing import Any
 
 import aiohttp
 
+from aiguillage import metrics
 from aiguillage.config import Deployment, Settings, TenantPolicy
 from aiguillage.keys import KeyCache, KeyInfo, KeyStore, hash_key
 from aiguillage.providers.base import Provider, load_provider_class
@@ -51,6 +52,7 @@ class Gateway:
         self.inspector = Inspector(settings)
         self.outcomes = Outcomes(self.db)
         self.tracing = Tracing(settings.otlp_endpoint)
+        self.metrics = metrics.Flusher()
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def start(self) -> None:
@@ -79,6 +81,7 @@ class Gateway:
         self.health = Health(self.settings.resilience, list(self.settings.models), self.providers, self.http)
         self.health.start()
         self.caller = Caller(self.providers, self.settings.resilience, self._health())
+        self.metrics.start()
         self.ready = True
 
     def _build_extensions(self) -> None:
@@ -92,6 +95,7 @@ class Gateway:
 
     async def close(self) -> None:
         self.ready = False
+        await self.metrics.stop()
         for p in self.providers.values():
             await p.close()
         if self.http is not None:

@@ -243,7 +243,7 @@ class ChatPipeline:
         await self.settle(prep)
         overhead_ms = (time.perf_counter() - prep.t0 - upstream_s) * 1000
         await self.record(d, prep.t0, upstream_s, prep.outcome)
-        metrics.OVERHEAD.observe(overhead_ms / 1000)
+        metrics.child(metrics.OVERHEAD).observe(overhead_ms / 1000)
         return ChatResult(d, self.headers(prep, overhead_ms), body=resp)
 
     async def open_stream(self, req: ChatRequest, prep: Prepared) -> Any:

@@ -245,7 +245,7 @@ class App:
             return result.headers, None, self.chat.replay_as_stream(chat, result)
         opened = await self.chat.open_stream(chat, prep)
         overhead_ms = (time.perf_counter() - prep.t0 - opened.upstream_s) * 1000
-        metrics.OVERHEAD.observe(overhead_ms / 1000)
+        metrics.child(metrics.OVERHEAD).observe(overhead_ms / 1000)
         prep.decision.chosen = opened.deployment
         headers = self.chat.headers(prep, overhead_ms)
         headers.pop("x-aiguillage-cost-eur", None)  # not known until the end: sent in the final chunk
