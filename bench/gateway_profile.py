@@ -49,7 +49,7 @@ def summarise(folded: Path, top: int) -> str:
 
 
 def thread_cpu(pids: list[int]) -> dict[str, float]:
-    """CPU seconds (user + system) of every thread of ``pids``, summed by thread name."""
+    """CPU seconds of every thread of ``pids``, summed by thread name, user and system apart."""
     tick = os.sysconf("SC_CLK_TCK")
     out: collections.Counter[str] = collections.Counter()
     for pid in pids:
@@ -60,7 +60,8 @@ def thread_cpu(pids: list[int]) -> dict[str, float]:
                 fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
             except FileNotFoundError:
                 continue  # a thread that ended meanwhile
-            out[name] += (int(fields[11]) + int(fields[12])) / tick
+            out[name + " [user]"] += int(fields[11]) / tick
+            out[name + " [system]"] += int(fields[12]) / tick
     return out
 
 

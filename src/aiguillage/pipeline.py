@@ -174,7 +174,8 @@ class ChatPipeline:
     async def record(self, decision: Decision, t0: float, upstream_s: float,
                      outcome: dict[str, str] | None = None, background: bool = False) -> None:
         """Commit the decision's record. ``background``: a side call's record (shadow, judge),
-        which never commits on the event loop ahead of the client requests it runs beside."""
+        which never takes the lone request's shortcut (committing at once, ahead of the
+        iteration's other work) when it happens to be the only one in flight."""
         now = time.perf_counter()
         decision.answered_at = time.time()
         decision.latency_ms = (now - t0) * 1000

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing as mp
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -30,11 +31,13 @@ class RowSink:
         self.who = who
         self.fail = False
         self.batch_sizes: list[int] = []
+        self.threads: list[str] = []  # the thread that wrote each batch
 
     def write(self, conn: sa.Connection, records: Any) -> None:
         if self.fail:
             raise RuntimeError("sink refused the batch")
         self.batch_sizes.append(len(records))
+        self.threads.append(threading.current_thread().name)
         conn.execute(_rows.insert(), [{"n": r["n"], "who": self.who} for r in records])
 
 
@@ -77,6 +80,59 @@ def test_one_loop_iteration_is_one_batch_and_durable_on_resolve(tmp_path: Path) 
     assert sink.batch_sizes == [200]
     assert min(seen) == 200
     assert writer.batches == 1 and writer.records == 200
+
+
+def test_the_event_loop_writes_its_batch_itself_when_the_writer_is_idle(tmp_path: Path) -> None:
+    path = tmp_path / "gc.db"
+    sink = RowSink()
+    writer = GroupCommitWriter(_db(path), [sink])
+    writer.start()
+
+    async def main() -> int:
+        await asyncio.gather(*(writer.submit({"n": i}) for i in range(50)))
+        return _count(path)
+
+    try:
+        committed = asyncio.run(main())
+    finally:
+        writer.close()
+    assert committed == 50
+    assert sink.batch_sizes == [50] and sink.threads == ["MainThread"]  # no hand-over to the thread
+
+
+def test_a_locked_database_sends_batches_to_the_thread_in_order_without_blocking_the_loop(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "gc.db"
+    sink = RowSink()
+    writer = GroupCommitWriter(_db(path), [sink])
+    writer.start()
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process holds the database's write lock
+
+    async def main() -> tuple[float, list[int]]:
+        first = [writer.submit({"n": i}) for i in range(10)]
+        t = time.perf_counter()
+        await asyncio.sleep(0.05)  # the hand-over runs in this iteration; the loop must go on
+        stalled = time.perf_counter() - t
+        second = [writer.submit({"n": 10 + i}) for i in range(10)]  # queued behind the first
+        await asyncio.sleep(0.2)
+        other.execute("COMMIT")
+        await asyncio.wait_for(asyncio.gather(*first, *second), 10)
+        engine = sa.create_engine(f"sqlite:///{path}")
+        with engine.connect() as conn:
+            order = [r[0] for r in conn.execute(sa.text("SELECT n FROM perf_gc_rows ORDER BY rowid"))]
+        engine.dispose()
+        return stalled, order
+
+    try:
+        stalled, order = asyncio.run(main())
+    finally:
+        writer.close()
+        other.close()
+    assert stalled < 0.5  # the loop did not wait on busy_timeout (10 s)
+    assert order == list(range(20))  # submission order, across the two batches
+    assert set(sink.threads) == {"aiguillage-writer"} and sum(sink.batch_sizes) == 20
 
 
 def test_a_failing_batch_fails_its_futures_and_the_next_commits(tmp_path: Path) -> None:

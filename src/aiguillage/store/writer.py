@@ -1,23 +1,28 @@
-"""Group commit: one writer thread turns many concurrent request records into one transaction.
+"""Group commit: many concurrent request records become one transaction.
 
 The request path hands its record to ``GroupCommitWriter.submit`` and awaits the returned
-future; the writer thread takes everything queued since its last commit (no fixed batching
-delay: it flushes as soon as it is free), runs every registered sink inside ONE transaction,
-commits, and only then resolves the futures. So a request is acknowledged only after its
-records are durable, and the cost of the commit is shared by the whole batch.
+future. Records submitted during one event-loop iteration form a batch; the batch runs every
+registered sink inside ONE transaction, commits, and only then resolves the futures. So a
+request is acknowledged only after its records are durable, and the cost of the commit is
+shared by the whole batch. There is no fixed batching delay: a batch is written as soon as a
+writer is free.
 
-Per-request cost on the event loop is kept small: records submitted during one loop iteration
-go to the writer thread as ONE queue item (waking a thread costs a futex call and often a
-context switch), and each batch resolves its futures with one cross-thread callback per loop.
+On SQLite the event loop writes its batch itself, at the end of the iteration that made it
+(``_hand_over``), whenever the writer is idle and the locks are free: it takes the writer lock
+file and the database's write lock without blocking (``LOCK_NB``, ``BEGIN IMMEDIATE`` with no
+busy wait). Otherwise the batch goes to the writer thread, which waits for the locks without
+holding up the loop. Writing on the loop blocks it for one commit (its fsync included), but
+saves what the thread costs per request under load: every SQLite call releases and retakes the
+GIL, so a writer thread beside a busy loop means GIL hand-overs (futex calls, context
+switches) and a cross-thread wake-up per batch. Measured at c=64 (``bench/gateway_profile.py
+--threads``, docs/benchmarks.md): 6–22% less CPU per request and 6–33% more requests/s. A
+request that is alone in its worker (``submit(..., alone=True)``) does not even wait for the
+end of the iteration: it commits its own record on the spot, a batch of one. On PostgreSQL,
+where a commit is network round trips that can wait for another replica's row lock, batches
+always go to the thread.
 
-A request that is alone in its worker (``submit(..., alone=True)``) and finds the writer idle
-commits its own record on the spot, as the leader of a batch of one: at low load the two
-thread hand-offs (and the GIL passing back and forth) cost more than the commit's CPU, and
-there is nobody on the event loop to keep waiting while it runs. The leader never waits for a
-lock on the event loop: on SQLite it takes the writer lock file and the database's write lock
-without blocking (``LOCK_NB``, ``BEGIN IMMEDIATE`` with no busy wait) and hands the record to
-the thread when either is taken; on PostgreSQL, where a commit is a network round trip that
-can wait for another replica's row lock, it always hands over.
+Records from one process are committed in submission order: the loop writes only when the
+thread has nothing queued or in hand.
 
 With SQLite, the writers of several worker processes take turns through an exclusive
 ``flock`` on a file next to the database: the next writer is woken the moment the lock is
@@ -91,14 +96,14 @@ class GroupCommitWriter:
         """Queue a record; the future resolves once it is committed (or fails with the error).
 
         ``alone``: the caller is the only request in flight on its loop, so it may commit the
-        record itself, now, if the writer is idle (see the module's docstring)."""
+        record itself, now, rather than at the end of the iteration (see the module's docstring)."""
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[None] = loop.create_future()
         if self._closed:
             fut.set_exception(RuntimeError("the group-commit writer is closed"))
             return fut
         if alone and self.db.is_sqlite and loop not in self._pending:
-            outcome = self._try_lead(record)
+            outcome = self._try_lead([record])
             if outcome is not _BUSY:
                 _settle([fut], outcome)
                 return fut
@@ -110,23 +115,30 @@ class GroupCommitWriter:
             pending.append((record, fut))
         return fut
 
-    def _try_lead(self, record: dict[str, Any]) -> Any:
-        """Commit ``record`` here and now if the writer is idle: None or the commit's error;
+    def _try_lead(self, records: list[dict[str, Any]]) -> Any:
+        """Commit ``records`` here and now if the writer is idle: None or the commit's error;
         ``_BUSY`` (nothing written) when the thread or a lock is busy."""
         if self._thread is None or not self._idle.acquire(blocking=False):
             return _BUSY
         try:
             if not self._q.empty() or self._taken or self._closed:
                 return _BUSY
-            return self._write([record], try_only=True)
+            return self._write(records, try_only=True)
         finally:
             self._idle.release()
 
     def _hand_over(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Runs on ``loop`` once per iteration that submitted something: one queue item for all."""
+        """Runs on ``loop`` once per iteration that submitted something: the iteration's records
+        are written here if the writer is idle (SQLite), else become one queue item for the thread."""
         items = self._pending.pop(loop, None)
-        if items:
-            self._q.put((loop, items))
+        if not items:
+            return
+        if self.db.is_sqlite:
+            outcome = self._try_lead([record for record, _fut in items])
+            if outcome is not _BUSY:
+                _settle([fut for _record, fut in items], outcome)
+                return
+        self._q.put((loop, items))
 
     def submit_nowait(self, record: dict[str, Any], on_done: Callable[[BaseException | None], None]) -> None:
         self._q.put((None, [(record, on_done)]))
