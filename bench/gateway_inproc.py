@@ -24,15 +24,18 @@ import threading
 import time
 from pathlib import Path
 
-import orjson
-import uvloop
+# As ``aiguillage serve`` does: prometheus_client in multiprocess mode (memory-mapped values).
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="aiguillage-inproc-metrics-"))
 
-from gateway_common import BENCH, CHAT_BODY, PYTHON, Proc, free_port, http, wait_until
+import orjson  # noqa: E402
+import uvloop  # noqa: E402
 
-from aiguillage.api.app import App
-from aiguillage.config import parse_settings
-from aiguillage.keys import KeyStore
-from aiguillage.store.db import Database
+from gateway_common import BENCH, CHAT_BODY, PYTHON, Proc, free_port, http, wait_until  # noqa: E402
+
+from aiguillage.api.app import App  # noqa: E402
+from aiguillage.config import Settings, parse_settings  # noqa: E402
+from aiguillage.keys import KeyStore  # noqa: E402
+from aiguillage.store.db import Database  # noqa: E402
 
 
 def thread_cpu(name: str) -> float:
@@ -83,6 +86,32 @@ async def drive(app: App, key: str, n: int, conc: int) -> None:
         raise RuntimeError(f"{len(failures)} failed requests, e.g. {failures[0]}")
 
 
+def start_inproc(prefix: str, audit: bool = True) -> tuple[Proc, Settings, str]:
+    """The fake upstream (its own process), settings for one deployment on it with SQLite in a
+    fresh ``$AIGUILLAGE_HOME``, and a key for tenant ``bench``. The caller stops the upstream."""
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    os.environ["AIGUILLAGE_HOME"] = str(work)
+    port = free_port()
+    up = Proc("fake-upstream", [PYTHON, str(BENCH / "fake_upstream.py"), "--port", str(port)], log=work / "up.log")
+    try:
+        wait_until(up, lambda: http("GET", f"http://127.0.0.1:{port}/health", timeout=1)[0] == 200, 20, "health")
+        raw: dict = {"models": [{"id": "bench-model", "provider": "openai", "base_url": f"http://127.0.0.1:{port}/v1",
+                                 "model": "bench-upstream", "api_key": "sk-bench", "tier": "small",
+                                 "jurisdiction": "eu", "price_eur_per_mtok": {"input": "0.2", "output": "0.6"},
+                                 "context_window": 8192}],
+                     "database_url": f"sqlite:///{work / 'g.db'}"}
+        if not audit:
+            raw["audit"] = {"enabled": False}
+        settings = parse_settings(raw, "bench")
+        db = Database(settings.database_url)
+        db.migrate()
+        key, _ = KeyStore(db).create("bench")
+    except BaseException:
+        up.stop()
+        raise
+    return up, settings, key
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--requests", type=int, default=6000)
@@ -91,22 +120,8 @@ def main() -> None:
     ap.add_argument("--no-audit", action="store_true")
     ap.add_argument("--profile")
     args = ap.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="aiguillage-inproc-"))
-    os.environ["AIGUILLAGE_HOME"] = str(work)
-    port = free_port()
-    up = Proc("fake-upstream", [PYTHON, str(BENCH / "fake_upstream.py"), "--port", str(port)], log=work / "up.log")
+    up, settings, key = start_inproc("aiguillage-inproc-", audit=not args.no_audit)
     try:
-        wait_until(up, lambda: http("GET", f"http://127.0.0.1:{port}/health", timeout=1)[0] == 200, 20, "health")
-        raw = {"models": [{"id": "bench-model", "provider": "openai", "base_url": f"http://127.0.0.1:{port}/v1",
-                           "model": "bench-upstream", "api_key": "sk-bench", "tier": "small", "jurisdiction": "eu",
-                           "price_eur_per_mtok": {"input": "0.2", "output": "0.6"}, "context_window": 8192}],
-               "database_url": f"sqlite:///{work / 'g.db'}"}
-        if args.no_audit:
-            raw["audit"] = {"enabled": False}
-        settings = parse_settings(raw, "bench")
-        db = Database(settings.database_url)
-        db.migrate()
-        key, _ = KeyStore(db).create("bench")
         app = App(settings)
 
         async def run() -> None:

@@ -21,27 +21,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 
-os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="aiguillage-layers-metrics-"))
+import orjson
+import uvloop
 
-import orjson  # noqa: E402
-import uvloop  # noqa: E402
+from gateway_common import CHAT_BODY
+from gateway_inproc import start_inproc, thread_cpu  # first: it sets up prometheus_client as serve does
 
-from gateway_common import BENCH, CHAT_BODY, PYTHON, Proc, free_port, http, wait_until  # noqa: E402
-from gateway_inproc import thread_cpu  # noqa: E402
-
-from aiguillage.api.app import App, Request  # noqa: E402
-from aiguillage.api.validate import parse_chat, parse_json  # noqa: E402
-from aiguillage.config import parse_settings  # noqa: E402
-from aiguillage.decision import Decision  # noqa: E402
-from aiguillage.keys import KeyStore  # noqa: E402
-from aiguillage.store.db import Database  # noqa: E402
+from aiguillage.api.app import App
+from aiguillage.api.validate import parse_chat, parse_json
+from aiguillage.decision import Decision
 
 Call = Callable[[], Awaitable[object]]
 
@@ -71,31 +63,19 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--only", type=int, action="append", help="run only this layer (repeatable)")
     args = ap.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="aiguillage-layers-"))
-    os.environ["AIGUILLAGE_HOME"] = str(work)
-    port = free_port()
-    up = Proc("fake-upstream", [PYTHON, str(BENCH / "fake_upstream.py"), "--port", str(port)], log=work / "up.log")
+    up, settings, key = start_inproc("aiguillage-layers-")
     try:
-        wait_until(up, lambda: http("GET", f"http://127.0.0.1:{port}/health", timeout=1)[0] == 200, 20, "health")
-        settings = parse_settings({"models": [{
-            "id": "bench-model", "provider": "openai", "base_url": f"http://127.0.0.1:{port}/v1",
-            "model": "bench-upstream", "api_key": "sk-bench", "tier": "small", "jurisdiction": "eu",
-            "price_eur_per_mtok": {"input": "0.2", "output": "0.6"}, "context_window": 8192}],
-            "database_url": f"sqlite:///{work / 'g.db'}"}, "bench")
-        db = Database(settings.database_url)
-        db.migrate()
-        key, _ = KeyStore(db).create("bench")
-        uvloop.run(run(App(settings), key, port, args))
+        uvloop.run(run(App(settings), key, settings.models[0].base_url, args))
     finally:
         up.stop()
 
 
-async def run(app: App, key: str, port: int, args: argparse.Namespace) -> None:
+async def run(app: App, key: str, base_url: str, args: argparse.Namespace) -> None:
     gw, chat = app.gw, app.chat
     await gw.start()
     body = orjson.dumps({"model": "auto", **CHAT_BODY})
     upstream_body = {**CHAT_BODY, "model": "bench-upstream"}
-    url = f"http://127.0.0.1:{port}/v1/chat/completions"
+    url = f"{base_url}/chat/completions"
     info = await gw.authenticate(key)
     assert info is not None and gw.http is not None and gw.caller is not None
     provider = gw.providers["bench-model"]
