@@ -119,11 +119,10 @@ class Slot:
     ``take_free`` enters without awaiting when a slot is free, so the caller can skip the
     timeout scope a wait would need: per request, that scope cost more than the slot itself."""
 
-    __slots__ = ("limiter", "inflight", "t")
+    __slots__ = ("limiter", "t")
 
-    def __init__(self, limiter: Limiter, inflight: Any) -> None:
+    def __init__(self, limiter: Limiter) -> None:
         self.limiter = limiter
-        self.inflight = inflight
         self.t = 0.0
 
     def take_free(self) -> bool:
@@ -133,7 +132,7 @@ class Slot:
         return True
 
     def _entered(self) -> None:
-        self.inflight.inc()
+        metrics.child(INFLIGHT, self.limiter.dep_id).inc()
         self.t = time.monotonic()
 
     async def __aenter__(self) -> None:
@@ -141,7 +140,7 @@ class Slot:
         self._entered()
 
     async def __aexit__(self, *exc: object) -> None:
-        self.inflight.dec()
+        metrics.child(INFLIGHT, self.limiter.dep_id).dec()
         self.limiter.release(time.monotonic() - self.t)
 
 
@@ -253,7 +252,7 @@ class Health:
         self.breakers[dep_id].release_probe()
 
     def slot(self, dep: Deployment) -> Slot:
-        return Slot(self.limiters[dep.id], metrics.child(INFLIGHT, dep.id))
+        return Slot(self.limiters[dep.id])
 
     def snapshot(self) -> dict[str, dict[str, Any]]:
         now = time.monotonic()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 from bisect import bisect_left
 from typing import Any
@@ -23,6 +24,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, G
 _LAT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 _OVERHEAD_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.003, 0.005, 0.01, 0.025, 0.05, 0.1)
 FLUSH_INTERVAL_S = 1.0
+log = logging.getLogger(__name__)
 
 REQUESTS = Counter("aiguillage_requests", "Requests answered", ["tenant", "deployment", "status"])
 LATENCY = Histogram("aiguillage_request_latency_seconds", "End-to-end latency", ["deployment"], buckets=_LAT_BUCKETS)
@@ -96,7 +98,9 @@ _children: dict[tuple[int, tuple[str, ...]], BufferedValue | BufferedHistogram] 
 
 
 def child(metric: Any, *labels: str) -> Any:
-    """``metric.labels(*labels)`` (or the metric itself when it has no labels), buffered."""
+    """``metric.labels(*labels)`` (or the metric itself when it has no labels), buffered: ``inc``
+    and ``dec`` (counters, gauges) or ``observe`` (histograms); no ``set``. Look it up for each
+    use rather than keeping it: past 20,000 label sets the buffers are flushed and replaced."""
     key = (id(metric), labels)
     got = _children.get(key)
     if got is None:
@@ -110,7 +114,10 @@ def child(metric: Any, *labels: str) -> Any:
 
 def flush() -> None:
     for c in list(_children.values()):
-        c.flush()
+        try:
+            c.flush()
+        except Exception:  # one bad value must not stop the others, the flusher or a scrape
+            log.exception("passing buffered metrics to prometheus_client failed")
 
 
 class Flusher:

@@ -71,7 +71,8 @@ class GroupCommitWriter:
         self.max_batch = max_batch
         self._q: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
-        self._conn: Connection | None = None  # the writer thread's own (SQLite only)
+        # SQLite only: one connection for whoever holds _idle (the thread, or the loop as leader).
+        self._conn: Connection | None = None
         # SQLite busy_timeout currently set on _conn: 0 after a leader commit, which must not wait;
         # switched back only when the thread writes, so back-to-back leaders skip two PRAGMAs.
         # Only in WAL mode, where nothing after BEGIN IMMEDIATE waits for a lock; with a rollback
@@ -82,7 +83,11 @@ class GroupCommitWriter:
         # Records submitted from each event loop since its last hand-over to the thread.
         self._pending: dict[asyncio.AbstractEventLoop, list[tuple[dict[str, Any], asyncio.Future[None]]]] = {}
         self._idle = threading.Lock()  # held by whoever is writing a batch: the thread or a leader
-        self._taken = False  # the thread has dequeued a batch it has not committed yet
+        # Batches put on the queue and not yet committed by the thread. Counted before the put and
+        # uncounted after the commit, under _idle: a leader holding _idle that reads 0 cannot
+        # overtake a batch, even one the thread has just dequeued.
+        self._queued = 0
+        self._queued_lock = threading.Lock()
         self._closed = False
         self.batches = 0
         self.records = 0
@@ -121,7 +126,7 @@ class GroupCommitWriter:
         if self._thread is None or not self._idle.acquire(blocking=False):
             return _BUSY
         try:
-            if not self._q.empty() or self._taken or self._closed:
+            if self._queued or self._closed:
                 return _BUSY
             return self._write(records, try_only=True)
         finally:
@@ -133,15 +138,23 @@ class GroupCommitWriter:
         items = self._pending.pop(loop, None)
         if not items:
             return
+        if self._closed:  # the thread has stopped: nobody would ever take the batch
+            _settle([fut for _record, fut in items], RuntimeError("the group-commit writer is closed"))
+            return
         if self.db.is_sqlite:
             outcome = self._try_lead([record for record, _fut in items])
             if outcome is not _BUSY:
                 _settle([fut for _record, fut in items], outcome)
                 return
-        self._q.put((loop, items))
+        self._enqueue((loop, items))
 
     def submit_nowait(self, record: dict[str, Any], on_done: Callable[[BaseException | None], None]) -> None:
-        self._q.put((None, [(record, on_done)]))
+        self._enqueue((None, [(record, on_done)]))
+
+    def _enqueue(self, item: tuple[Any, list[Any]]) -> None:
+        with self._queued_lock:
+            self._queued += 1
+        self._q.put(item)
 
     def close(self, timeout: float = 30.0) -> None:
         """Flush what is queued, then stop the thread."""
@@ -152,7 +165,6 @@ class GroupCommitWriter:
 
     def _take_batch(self) -> tuple[list[Any], bool]:
         first = self._q.get()
-        self._taken = True  # from here until its commit, a leader must not overtake this batch
         if first is _STOP:
             return [], True
         batch = [first]
@@ -175,9 +187,12 @@ class GroupCommitWriter:
             while True:
                 batch, stop = self._take_batch()
                 with self._idle:
-                    if batch:
-                        self._commit(batch)
-                    self._taken = False
+                    try:
+                        if batch:
+                            self._commit(batch)
+                    finally:
+                        with self._queued_lock:
+                            self._queued -= len(batch)
                     if stop:
                         self._closed = True
                         return
@@ -187,9 +202,10 @@ class GroupCommitWriter:
                 self._drop_connection()
 
     def _transaction(self) -> Any:
-        """SQLite: one connection kept by this thread (a pool checkout and its reset-on-return cost
-        ~80 µs per commit, which at low concurrency is per request). PostgreSQL: the pool, whose
-        pre-ping recovers from a server restart before the batch is written."""
+        """SQLite: one connection kept by the writer (a pool checkout and its reset-on-return cost
+        ~80 µs per commit, which at low concurrency is per request), used by whoever holds
+        ``_idle``. PostgreSQL: the pool, whose pre-ping recovers from a server restart before the
+        batch is written."""
         if not self.db.is_sqlite:
             return self.db.engine.begin()
         if self._conn is None:
