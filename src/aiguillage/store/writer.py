@@ -80,7 +80,7 @@ class GroupCommitWriter:
         self._no_busy_wait = False
         self._wal: bool | None = None  # _conn's journal mode is WAL (None: not asked yet)
         self._lock: int | None = None  # fd of the cross-process writer lock file (SQLite only); -1: none
-        # Records submitted from each event loop since its last hand-over to the thread.
+        # Records submitted from each event loop since its last hand-over (written or queued).
         self._pending: dict[asyncio.AbstractEventLoop, list[tuple[dict[str, Any], asyncio.Future[None]]]] = {}
         self._idle = threading.Lock()  # held by whoever is writing a batch: the thread or a leader
         # Batches put on the queue and not yet committed by the thread. Counted before the put and
