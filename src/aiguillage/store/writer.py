@@ -14,8 +14,8 @@ busy wait). Otherwise the batch goes to the writer thread, which waits for the l
 holding up the loop. Writing on the loop blocks it for one commit (its fsync included), but
 saves what the thread costs per request under load: every SQLite call releases and retakes the
 GIL, so a writer thread beside a busy loop means GIL hand-overs (futex calls, context
-switches) and a cross-thread wake-up per batch. Measured at c=64 (``bench/gateway_profile.py
---threads``, docs/benchmarks.md): 6–22% less CPU per request and 6–33% more requests/s. A
+switches) and a cross-thread wake-up per batch. Measured at c=64 in six interleaved pairs of
+runs (docs/benchmarks.md): 1–22% less CPU per request and 6–33% more requests/s. A
 request that is alone in its worker (``submit(..., alone=True)``) does not even wait for the
 end of the iteration: it commits its own record on the spot, a batch of one. On PostgreSQL,
 where a commit is network round trips that can wait for another replica's row lock, batches
