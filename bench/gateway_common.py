@@ -48,6 +48,12 @@ def ensure_wrk() -> str:
     return path
 
 
+def cpu_times(stat: Path) -> tuple[float, float]:
+    """(user, system) CPU seconds from a ``/proc/<pid>/stat`` or ``/proc/<pid>/task/<tid>/stat`` file."""
+    fields = stat.read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) / CLK_TCK, int(fields[12]) / CLK_TCK
+
+
 class Proc:
     """A server in its own session (process group), so stopping it stops all its workers."""
 
@@ -97,14 +103,13 @@ class Proc:
 
     def cpu_seconds(self) -> float:
         """User+system CPU time of every process in the group (all threads included)."""
-        total = 0
+        total = 0.0
         for pid in self.group_pids():
             try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += sum(cpu_times(Path(f"/proc/{pid}/stat")))
             except OSError:
                 continue
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-        return total / CLK_TCK
+        return total
 
     def memory_kb(self) -> tuple[int, int]:
         """(sum of RSS, sum of PSS) in KiB over the group; PSS does not double-count shared pages."""

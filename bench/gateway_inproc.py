@@ -30,7 +30,7 @@ os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="aigui
 import orjson  # noqa: E402
 import uvloop  # noqa: E402
 
-from gateway_common import BENCH, CHAT_BODY, PYTHON, Proc, free_port, http, wait_until  # noqa: E402
+from gateway_common import BENCH, CHAT_BODY, PYTHON, Proc, cpu_times, free_port, http, wait_until  # noqa: E402
 
 from aiguillage.api.app import App  # noqa: E402
 from aiguillage.config import Settings, parse_settings  # noqa: E402
@@ -42,10 +42,9 @@ def thread_cpu(name: str) -> float:
     for t in threading.enumerate():
         if t.name == name and t.native_id is not None:
             try:
-                stat = Path(f"/proc/self/task/{t.native_id}/stat").read_text().rsplit(")", 1)[1].split()
+                return sum(cpu_times(Path(f"/proc/self/task/{t.native_id}/stat")))
             except OSError:
                 return 0.0
-            return (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
     return 0.0
 
 

@@ -21,7 +21,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from gateway_common import BENCH, CHAT_BODY, PYTHON, Proc, ensure_wrk, free_port, http, run_wrk, wait_until
+from gateway_common import BENCH, CHAT_BODY, PYTHON, Proc, cpu_times, ensure_wrk, free_port, http, run_wrk, wait_until
 from gateway_vs_litellm import aiguillage_config, start_upstream
 
 OUT = BENCH / "out"
@@ -48,20 +48,19 @@ def summarise(folded: Path, top: int) -> str:
     return "\n".join(lines)
 
 
-def thread_cpu(pids: list[int]) -> dict[str, float]:
+def threads_cpu(pids: list[int]) -> dict[str, float]:
     """CPU seconds of every thread of ``pids``, summed by thread name, user and system apart."""
-    tick = os.sysconf("SC_CLK_TCK")
     out: collections.Counter[str] = collections.Counter()
     for pid in pids:
         for task in Path(f"/proc/{pid}/task").iterdir():
             try:
                 # Python does not name its threads for the OS: the event loop is the main thread.
                 name = "event loop (main thread)" if task.name == str(pid) else (task / "comm").read_text().strip()
-                fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+                user, system = cpu_times(task / "stat")
             except FileNotFoundError:
                 continue  # a thread that ended meanwhile
-            out[name + " [user]"] += int(fields[11]) / tick
-            out[name + " [system]"] += int(fields[12]) / tick
+            out[name + " [user]"] += user
+            out[name + " [system]"] += system
     return out
 
 
@@ -116,9 +115,9 @@ def main() -> None:
             run_wrk(wrk, base, args.conc, 3, load_env)  # warm-up
             if args.threads:
                 pids = [p for p in gw.group_pids() if p != gw.pid]
-                before = thread_cpu(pids)
+                before = threads_cpu(pids)
                 r = run_wrk(wrk, base, args.conc, args.seconds, load_env)
-                print(thread_table(before, thread_cpu(pids), r))
+                print(thread_table(before, threads_cpu(pids), r))
                 return
             result: dict = {}
             load = threading.Thread(target=lambda: result.update(

@@ -107,7 +107,7 @@ class GroupCommitWriter:
         if self._closed:
             fut.set_exception(RuntimeError("the group-commit writer is closed"))
             return fut
-        if alone and self.db.is_sqlite and loop not in self._pending:
+        if alone and loop not in self._pending:
             outcome = self._try_lead([record])
             if outcome is not _BUSY:
                 _settle([fut], outcome)
@@ -121,9 +121,9 @@ class GroupCommitWriter:
         return fut
 
     def _try_lead(self, records: list[dict[str, Any]]) -> Any:
-        """Commit ``records`` here and now if the writer is idle: None or the commit's error;
-        ``_BUSY`` (nothing written) when the thread or a lock is busy."""
-        if self._thread is None or not self._idle.acquire(blocking=False):
+        """Commit ``records`` here and now if the writer is idle (SQLite): None or the commit's
+        error; ``_BUSY`` (nothing written) when the thread or a lock is busy, or on PostgreSQL."""
+        if not self.db.is_sqlite or self._thread is None or not self._idle.acquire(blocking=False):
             return _BUSY
         try:
             if self._queued or self._closed:
@@ -141,12 +141,11 @@ class GroupCommitWriter:
         if self._closed:  # the thread has stopped: nobody would ever take the batch
             _settle([fut for _record, fut in items], RuntimeError("the group-commit writer is closed"))
             return
-        if self.db.is_sqlite:
-            outcome = self._try_lead([record for record, _fut in items])
-            if outcome is not _BUSY:
-                _settle([fut for _record, fut in items], outcome)
-                return
-        self._enqueue((loop, items))
+        outcome = self._try_lead([record for record, _fut in items])
+        if outcome is _BUSY:
+            self._enqueue((loop, items))
+        else:
+            _settle([fut for _record, fut in items], outcome)
 
     def submit_nowait(self, record: dict[str, Any], on_done: Callable[[BaseException | None], None]) -> None:
         self._enqueue((None, [(record, on_done)]))
