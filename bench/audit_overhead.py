@@ -28,6 +28,7 @@ def main() -> None:
     ap.add_argument("--conc", type=lambda s: [int(x) for x in s.split(",")], default=[1, 64])
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--interface", choices=["rsgi", "asgi"], default="rsgi")
     args = ap.parse_args()
     args.profile = False
     wrk = ensure_wrk()

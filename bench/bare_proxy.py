@@ -2,7 +2,8 @@
 
     python bench/bare_proxy.py --port 18001 --upstream http://127.0.0.1:18000 --workers 2
 
-The same server as aiguillage (granian, ASGI, uvloop, the same worker count) and the same
+The same server as aiguillage (granian, RSGI by default or ASGI with ``--interface asgi``, uvloop,
+the same worker count) and the same
 upstream client library (one pooled aiohttp ClientSession per worker, with aiohttp's defaults
 where the gateway's session tunes cookies, keep-alive and DNS caching), and nothing else: no key
 check, no inspection, no routing, no accounting, no record, no metrics. Any request's body goes
@@ -22,21 +23,36 @@ import aiohttp
 ENV_UPSTREAM = "BARE_PROXY_UPSTREAM"
 
 
-def app_factory():  # noqa: ANN201 - granian's factory
-    upstream = os.environ[ENV_UPSTREAM].rstrip("/") + "/v1/chat/completions"
-    session: aiohttp.ClientSession | None = None
+class BareProxy:
+    """Callable over RSGI (``__rsgi__``) and ASGI (``__call__``), as aiguillage's App is."""
 
-    async def app(scope, receive, send) -> None:  # noqa: ANN001
-        nonlocal session
+    def __init__(self) -> None:
+        self.upstream = os.environ[ENV_UPSTREAM].rstrip("/") + "/v1/chat/completions"
+        self.session: aiohttp.ClientSession | None = None
+
+    async def post(self, body: bytes) -> tuple[int, bytes]:
+        if self.session is None:
+            self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+        async with self.session.post(self.upstream, data=body, headers={"content-type": "application/json"}) as resp:
+            return resp.status, await resp.read()
+
+    async def __rsgi__(self, scope, proto) -> None:  # noqa: ANN001
+        status, data = await self.post(await proto())
+        proto.response_bytes(status, [("content-type", "application/json")], data)
+
+    def __rsgi_del__(self, loop) -> None:  # noqa: ANN001
+        if self.session is not None:
+            loop.run_until_complete(self.session.close())
+
+    async def __call__(self, scope, receive, send) -> None:  # noqa: ANN001
         if scope["type"] == "lifespan":
             while True:
                 msg = await receive()
                 if msg["type"] == "lifespan.startup":
-                    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
                     await send({"type": "lifespan.startup.complete"})
                 elif msg["type"] == "lifespan.shutdown":
-                    if session is not None:
-                        await session.close()
+                    if self.session is not None:
+                        await self.session.close()
                     await send({"type": "lifespan.shutdown.complete"})
                     return
         if scope["type"] != "http":
@@ -47,17 +63,15 @@ def app_factory():  # noqa: ANN201 - granian's factory
             chunks.append(msg.get("body", b""))
             if not msg.get("more_body"):
                 break
-        assert session is not None
-        async with session.post(upstream, data=b"".join(chunks),
-                                headers={"content-type": "application/json"}) as resp:
-            data = await resp.read()
-            status = resp.status
+        status, data = await self.post(b"".join(chunks))
         await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-type", b"application/json"),
                                 (b"content-length", str(len(data)).encode())]})
         await send({"type": "http.response.body", "body": data})
 
-    return app
+
+def app_factory() -> BareProxy:
+    return BareProxy()
 
 
 def main() -> None:
@@ -68,11 +82,12 @@ def main() -> None:
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--upstream", required=True, help="the upstream's origin, e.g. http://127.0.0.1:18000")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--interface", choices=["rsgi", "asgi"], default="rsgi")
     args = ap.parse_args()
     os.environ[ENV_UPSTREAM] = args.upstream
     Granian(target="bare_proxy:app_factory", factory=True, address="127.0.0.1", port=args.port,
-            interface=Interfaces.ASGI, workers=args.workers, loop=Loops.uvloop, log_enabled=False,
-            backpressure=1024).serve()
+            interface=Interfaces.RSGI if args.interface == "rsgi" else Interfaces.ASGI, workers=args.workers,
+            loop=Loops.uvloop, log_enabled=False, backpressure=1024).serve()
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
     .venv/bin/python bench/gateway_inproc.py                 # 16 concurrent clients, 6,000 requests
     .venv/bin/python bench/gateway_inproc.py --profile out.prof
 
-Drives the ASGI app directly (scope/receive/send, as granian would) against the fake upstream
+Drives the app directly over RSGI (a scope and a protocol object, as granian would for
+``aiguillage serve``) against the fake upstream
 (bench/fake_upstream.py, its own process) with the benchmark's short chat request, a real key,
 ``model: "auto"`` and the group-commit record on SQLite. Prints the CPU time per request of the
 event-loop thread and of the writer thread, and of the whole process. CPU time is far less
@@ -48,33 +49,49 @@ def thread_cpu(name: str) -> float:
     return 0.0
 
 
-async def drive(app: App, key: str, n: int, conc: int) -> None:
+class RsgiScope:
+    """What granian's RSGI scope offers the App; headers as a dict (granian's mapping is Rust)."""
+
+    proto = "http"
+    method = "POST"
+    path = "/v1/chat/completions"
+    query_string = ""
+
+    def __init__(self, headers: dict[str, str]) -> None:
+        self.headers = headers
+
+
+class RsgiProto:
+    """The RSGI protocol for one request: the body, and the status of the answer."""
+
+    __slots__ = ("body", "status")
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+        self.status = 0
+
+    async def __call__(self) -> bytes:
+        return self.body
+
+    def response_bytes(self, status: int, headers: list, body: bytes) -> None:  # noqa: ARG002
+        self.status = status
+
+
+def rsgi_request(key: str) -> tuple[RsgiScope, bytes]:
     body = orjson.dumps({"model": "auto", **CHAT_BODY})
-    headers = [(b"authorization", b"Bearer " + key.encode()), (b"content-type", b"application/json"),
-               (b"content-length", str(len(body)).encode())]
-    scope = {"type": "http", "method": "POST", "path": "/v1/chat/completions", "headers": headers,
-             "query_string": b"", "http_version": "1.1", "scheme": "http"}
+    return RsgiScope({"authorization": "Bearer " + key, "content-type": "application/json",
+                      "content-length": str(len(body))}), body
+
+
+async def drive(app: App, key: str, n: int, conc: int) -> None:
+    scope, body = rsgi_request(key)
     failures = []
 
     async def one() -> None:
-        sent = False
-
-        async def receive():  # noqa: ANN202
-            nonlocal sent
-            if sent:
-                await asyncio.sleep(3600)
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        status = []
-
-        async def send(msg):  # noqa: ANN001, ANN202
-            if msg["type"] == "http.response.start":
-                status.append(msg["status"])
-
-        await app(dict(scope), receive, send)
-        if status != [200]:
-            failures.append(status)
+        proto = RsgiProto(body)
+        await app.__rsgi__(scope, proto)
+        if proto.status != 200:
+            failures.append(proto.status)
 
     async def worker(k: int) -> None:
         for _ in range(k):

@@ -11,7 +11,8 @@ own process), adding one part of the request path to the layer before it:
 3. the caller (breaker, concurrency slot, timeout, attempt record) around the provider;
 4. parsing and ``ChatPipeline.prepare`` alone (key already checked; no upstream call);
 5. the pipeline: prepare, call, charge, and the durable record (group commit, audit log on);
-6. the whole ASGI app: key check, body, pipeline, response (as granian would drive it).
+6. the whole app over RSGI: key check, body, pipeline, response (as granian drives it for
+   ``aiguillage serve``).
 
 Per layer and request: CPU of the event-loop thread, CPU of the group-commit writer thread, and
 wall time (best of ``--rounds``; CPU time is far less sensitive to the noisy VM than wall time).
@@ -29,7 +30,7 @@ import orjson
 import uvloop
 
 from gateway_common import CHAT_BODY
-from gateway_inproc import start_inproc, thread_cpu  # first: it sets up prometheus_client as serve does
+from gateway_inproc import RsgiProto, rsgi_request, start_inproc, thread_cpu  # first: it sets up prometheus_client as serve does
 
 from aiguillage.api.app import App
 from aiguillage.api.validate import parse_chat, parse_json
@@ -82,18 +83,8 @@ async def run(app: App, key: str, base_url: str, args: argparse.Namespace) -> No
     req0 = parse_chat(parse_json(body))
     prep0 = await chat.prepare(info, req0, "layers", "/v1/chat/completions", None, None)
     body_for = chat.body_for(req0, prep0)
-    headers = [(b"authorization", b"Bearer " + key.encode()), (b"content-type", b"application/json"),
-               (b"content-length", str(len(body)).encode())]
-    scope = {"type": "http", "method": "POST", "path": "/v1/chat/completions", "headers": headers,
-             "query_string": b"", "http_version": "1.1", "scheme": "http"}
+    scope, _ = rsgi_request(key)
     statuses: list[int] = []
-
-    async def receive() -> dict:
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    async def send(msg: dict) -> None:
-        if msg["type"] == "http.response.start":
-            statuses.append(msg["status"])
 
     async def raw_post() -> None:
         async with gw.http.post(url, data=body, headers={"Content-Type": "application/json"}) as r:  # type: ignore[union-attr]
@@ -116,7 +107,9 @@ async def run(app: App, key: str, base_url: str, args: argparse.Namespace) -> No
         await chat.complete(req, prep)
 
     async def whole_app() -> None:
-        await app(dict(scope), receive, send)
+        proto = RsgiProto(body)
+        await app.__rsgi__(scope, proto)
+        statuses.append(proto.status)
 
     print(f"c={args.conc}, {args.requests} requests per round, best of {args.rounds} rounds (by loop CPU)\n")
     print("| layer | event loop CPU µs/req | writer CPU µs/req | wall µs/req |\n|---|---:|---:|---:|")
@@ -124,7 +117,7 @@ async def run(app: App, key: str, base_url: str, args: argparse.Namespace) -> No
                       ("3. caller (slot, breaker, timeout) + provider", caller_call),
                       ("4. parse + prepare (no call)", prepare_only),
                       ("5. pipeline: prepare, call, charge, durable record", pipeline),
-                      ("6. whole ASGI app", whole_app)]
+                      ("6. whole app (RSGI)", whole_app)]
     for i, (name, one) in enumerate(layers, 1):
         if args.only and i not in args.only:
             continue

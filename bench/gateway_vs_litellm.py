@@ -90,7 +90,8 @@ def run_aiguillage(work: Path, upstream: str, wrk: str, args: argparse.Namespace
                          timeout=120).stdout.strip().splitlines()[-1]
     port = free_port()
     proc = Proc("aiguillage", [*cli, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers",
-                               str(args.workers), "--config", str(cfg)], env=env, log=work / "aiguillage.log")
+                               str(args.workers), "--config", str(cfg), "--interface", args.interface],
+                env=env, log=work / "aiguillage.log")
     base = f"http://127.0.0.1:{port}"
     try:
         auth = {"authorization": f"Bearer {key}"}
@@ -110,7 +111,8 @@ def run_aiguillage(work: Path, upstream: str, wrk: str, args: argparse.Namespace
 def run_bare(work: Path, upstream: str, wrk: str, args: argparse.Namespace) -> list[dict]:
     port = free_port()
     proc = Proc("bare", [PYTHON, str(BENCH / "bare_proxy.py"), "--port", str(port), "--upstream", upstream,
-                         "--workers", str(args.workers)], env={"PYTHONPATH": str(BENCH)},
+                         "--workers", str(args.workers), "--interface", args.interface],
+                env={"PYTHONPATH": str(BENCH)},
                 log=work / "bare.log", cwd=BENCH)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -189,6 +191,8 @@ def main() -> None:
     ap.add_argument("--warmup", type=float, default=3.0, help="seconds of warm-up before each cell")
     ap.add_argument("--conc", type=lambda s: [int(x) for x in s.split(",")], default=[1, 16, 64])
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--interface", choices=["rsgi", "asgi"], default="rsgi",
+                    help="the server interface of aiguillage and of the bare proxy")
     ap.add_argument("--skip-litellm", action="store_true")
     ap.add_argument("--skip-bare", action="store_true", help="leave out the bare-proxy floor (bench/bare_proxy.py)")
     ap.add_argument("--profile", action="store_true", help="print the gateway's pids, for py-spy")

@@ -51,8 +51,9 @@ class GatewayProcess:
     """``aiguillage serve`` in a subprocess, on a free port, with its own $AIGUILLAGE_HOME."""
 
     def __init__(self, home: Path, config: dict[str, Any] | None, workers: int = 1,
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None, args: tuple[str, ...] = ()) -> None:
         self.home = home
+        self.args = args  # more ``serve`` options
         self.port = free_port()
         self.config_path: Path | None = None
         if config is not None:
@@ -98,7 +99,7 @@ class GatewayProcess:
 
     def start(self, timeout: float = 90.0) -> GatewayProcess:
         cmd = [sys.executable, "-m", "aiguillage", "serve", "--host", "127.0.0.1", "--port", str(self.port),
-               "--workers", str(self.workers)]
+               "--workers", str(self.workers), *self.args]
         if self.config_path is not None:
             cmd += ["--config", str(self.config_path)]
         self.proc = subprocess.Popen(cmd, env=self.env, stdout=open(self.log, "wb"), stderr=subprocess.STDOUT,

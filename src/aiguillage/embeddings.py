@@ -18,7 +18,7 @@ from aiguillage.providers.base import EMBEDDINGS
 from aiguillage.tokens import count_tokens, max_prompt_tokens
 
 if TYPE_CHECKING:
-    from aiguillage.api.app import Request
+    from aiguillage.api.transport import Request
     from aiguillage.pipeline import ChatPipeline
 
 
@@ -52,7 +52,7 @@ class EmbeddingsPipeline:
         from aiguillage.api.app import _deadline
 
         prep = await self.chat.prepare(req.key, creq, req.request_id, "/v1/embeddings",
-                                       req.header(b"x-aiguillage-subject"), _deadline(req))
+                                       req.header("x-aiguillage-subject"), _deadline(req))
         d = prep.decision
         last: GatewayError | None = None
         upstream_s = 0.0

@@ -1,7 +1,8 @@
-"""The HTTP edge: a raw ASGI application (no framework objects on the hot path).
+"""The HTTP edge: a raw RSGI and ASGI application (no framework objects on the hot path).
 
-``create_app(settings)`` returns the ASGI callable; routes are a dict from (method, path) to a
-handler coroutine. Every error leaves as the OpenAI error format through ``_send_error``.
+``create_app(settings)`` returns the App, callable over either interface
+(aiguillage.api.transport). Routes are a dict from (method, path) to a handler coroutine that
+takes the Request. Every error leaves as the OpenAI error format through ``_send_error``.
 """
 
 from __future__ import annotations
@@ -16,85 +17,36 @@ import orjson
 
 from aiguillage import metrics
 from aiguillage.api import openapi
+from aiguillage.api.transport import AsgiRequest, Headers, Receive, Request, RsgiRequest, Scope, Send
 from aiguillage.api.validate import ChatRequest, parse_chat, parse_json
 from aiguillage.config import Settings
-from aiguillage.decision import new_id
-from aiguillage.errors import AuthenticationError, GatewayError, InvalidRequest, NotFound, PayloadTooLarge
+from aiguillage.errors import AuthenticationError, GatewayError, InvalidRequest, NotFound
 from aiguillage.gateway import Gateway
-from aiguillage.keys import KeyInfo
 from aiguillage.embeddings import EmbeddingsPipeline
 from aiguillage.pipeline import ChatPipeline
 from aiguillage.shadow import Shadow
 
 log = logging.getLogger("aiguillage")
 
-Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
+_JSON = ("content-type", "application/json")
+_SSE = [("content-type", "text/event-stream"), ("cache-control", "no-cache"), ("x-accel-buffering", "no")]
 
-_JSON = (b"content-type", b"application/json")
-_SSE = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no")]
-
-class Request:
-    """The little we need from an HTTP request, read straight from the ASGI scope."""
-
-    __slots__ = ("scope", "receive", "headers", "request_id", "key")
-
-    def __init__(self, scope: Scope, receive: Receive) -> None:
-        self.scope = scope
-        self.receive = receive
-        self.headers: dict[bytes, bytes] = dict(scope["headers"])
-        rid = self.headers.get(b"x-request-id")
-        self.request_id = rid.decode("latin-1")[:128] if rid else new_id()
-        self.key: KeyInfo | None = None
-
-    def header(self, name: bytes) -> str | None:
-        v = self.headers.get(name)
-        return v.decode("latin-1") if v is not None else None
-
-    async def body(self, limit: int) -> bytes:
-        cl = self.headers.get(b"content-length")
-        if cl is not None:
-            try:
-                n = int(cl)
-            except ValueError:
-                raise InvalidRequest("invalid Content-Length header") from None
-            if n > limit:
-                raise PayloadTooLarge(f"the request body is {n} bytes; the limit is {limit} bytes")
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            msg = await self.receive()
-            if msg["type"] == "http.disconnect":
-                raise InvalidRequest("the client disconnected while sending the body")
-            part = msg.get("body", b"")
-            size += len(part)
-            if size > limit:
-                raise PayloadTooLarge(f"the request body exceeds the limit of {limit} bytes")
-            chunks.append(part)
-            if not msg.get("more_body"):
-                return b"".join(chunks) if len(chunks) != 1 else chunks[0]
-
-
-def _headers(req: Request, extra: dict[str, str] | None = None) -> list[tuple[bytes, bytes]]:
-    out = [(b"x-request-id", req.request_id.encode("latin-1"))]
+def _headers(req: Request, extra: dict[str, str] | None = None) -> Headers:
+    out = [("x-request-id", req.request_id)]
     if extra:
-        out.extend((k.encode("latin-1"), v.encode("latin-1", "replace")) for k, v in extra.items())
+        out.extend(extra.items())
     return out
 
 
-async def send_json(send: Send, status: int, body: Any, headers: list[tuple[bytes, bytes]]) -> None:
-    data = body if isinstance(body, bytes) else orjson.dumps(body)
-    await send({"type": "http.response.start", "status": status,
-                "headers": [_JSON, (b"content-length", str(len(data)).encode()), *headers]})
-    await send({"type": "http.response.body", "body": data})
+async def send_json(req: Request, status: int, body: Any, headers: Headers) -> None:
+    await req.respond(status, [_JSON, *headers], body if isinstance(body, bytes) else orjson.dumps(body))
 
 
-async def _send_error(send: Send, req: Request, err: GatewayError) -> None:
-    await send_json(send, err.status, err.to_body(), _headers(req, err.headers))
+async def _send_error(req: Request, err: GatewayError) -> None:
+    await send_json(req, err.status, err.to_body(), _headers(req, err.headers))
 
 
-Handler = Callable[[Request, Send], Awaitable[None]]
+Handler = Callable[[Request], Awaitable[None]]
 
 
 class App:
@@ -120,12 +72,29 @@ class App:
 
         register_routes(self)
 
+    # -- the two server interfaces (aiguillage.api.transport) -----------------------------------
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """ASGI."""
         kind = scope["type"]
         if kind == "http":
-            await self.http(scope, receive, send)
+            await self.http(AsgiRequest(scope, receive, send))
         elif kind == "lifespan":
             await self.lifespan(receive, send)
+
+    async def __rsgi__(self, scope: Any, proto: Any) -> None:
+        """RSGI (granian), what ``aiguillage serve`` runs."""
+        if scope.proto == "http":
+            await self.http(RsgiRequest(scope, proto))
+
+    def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        try:
+            loop.run_until_complete(self.gw.start())
+        except Exception:
+            log.exception("start-up failed")
+            raise SystemExit(1) from None
+
+    def __rsgi_del__(self, loop: asyncio.AbstractEventLoop) -> None:
+        loop.run_until_complete(self.shutdown())
 
     async def lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -139,18 +108,21 @@ class App:
                     return
                 await send({"type": "lifespan.startup.complete"})
             elif msg["type"] == "lifespan.shutdown":
-                # The server has stopped accepting connections (SIGTERM); finish what is in flight,
-                # then flush the audit and ledger writers (Gateway.close) before the process exits.
-                await self.drain()
-                health = getattr(self.gw, "health", None)
-                if health is not None:
-                    await health.close()
-                try:
-                    await self.gw.close()
-                except Exception:
-                    log.exception("shutdown: closing the gateway failed")
+                await self.shutdown()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+    async def shutdown(self) -> None:
+        """The server has stopped accepting connections (SIGTERM): finish what is in flight, then
+        flush the audit and ledger writers (Gateway.close) before the process exits."""
+        await self.drain()
+        health = getattr(self.gw, "health", None)
+        if health is not None:
+            await health.close()
+        try:
+            await self.gw.close()
+        except Exception:
+            log.exception("shutdown: closing the gateway failed")
 
     async def drain(self) -> None:
         """Stop taking new work and wait for in-flight requests, up to ``server.shutdown_grace_s``."""
@@ -173,9 +145,8 @@ class App:
                 return handler, True
         return None
 
-    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        req = Request(scope, receive)
-        method, path = scope["method"], scope["path"]
+    async def http(self, req: Request) -> None:
+        method, path = req.method, req.path
         hit = self._resolve(method, path)
         self.gw.inflight += 1
         try:
@@ -185,38 +156,36 @@ class App:
                                      if known else NotFound(f"no route {method} {path}", code="not_found"))
                 if known:
                     err.status = 405
-                await _send_error(send, req, err)
+                await _send_error(req, err)
                 return
             handler, needs_key = hit
             if needs_key:
                 req.key = await self.gw.authenticate(_api_key(req))
                 if req.key is None:
-                    await _send_error(send, req, AuthenticationError(
+                    await _send_error(req, AuthenticationError(
                         "missing or invalid API key: send 'Authorization: Bearer <key>' "
                         "(create one with: aiguillage keys create --tenant NAME)"))
                     return
-            await handler(req, send)
+            await handler(req)
         except GatewayError as exc:
-            await _send_error(send, req, exc)
+            await _send_error(req, exc)
         except Exception:
             log.exception("unhandled error on %s %s", method, path)
-            await _send_error(send, req, GatewayError(
+            await _send_error(req, GatewayError(
                 "internal error in the gateway; the request id identifies it in the logs"))
         finally:
             self.gw.inflight -= 1
 
     # -- handlers ------------------------------------------------------------------------------
-    async def healthz(self, req: Request, send: Send) -> None:
+    async def healthz(self, req: Request) -> None:
         ready = self.gw.ready and not self.draining
-        await send_json(send, 200 if ready else 503, {"status": "ok" if ready else "starting"}, _headers(req))
+        await send_json(req, 200 if ready else 503, {"status": "ok" if ready else "starting"}, _headers(req))
 
-    async def metrics(self, req: Request, send: Send) -> None:
+    async def metrics(self, req: Request) -> None:
         data, ctype = metrics.render()
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", ctype.encode()), *_headers(req)]})
-        await send({"type": "http.response.body", "body": data})
+        await req.respond(200, [("content-type", ctype), *_headers(req)], data)
 
-    async def models(self, req: Request, send: Send) -> None:
+    async def models(self, req: Request) -> None:
         now = int(self.gw.started_at)
         health = getattr(self.gw, "health", None)
         data = [
@@ -229,14 +198,14 @@ class App:
             for d in self.settings.models
         ]
         data.append({"id": "auto", "object": "model", "created": now, "owned_by": "aiguillage"})
-        await send_json(send, 200, {"object": "list", "data": data}, _headers(req))
+        await send_json(req, 200, {"object": "list", "data": data}, _headers(req))
 
     async def run_chat(self, req: Request, chat: ChatRequest, endpoint: str
                        ) -> tuple[dict[str, str], dict[str, Any] | None, Any]:
         """The pipeline for any chat-shaped endpoint: (headers, body) or (headers, chunk iterator)."""
         assert req.key is not None
         prep = await self.chat.prepare(req.key, chat, req.request_id, endpoint,
-                                       req.header(b"x-aiguillage-subject"), _deadline(req))
+                                       req.header("x-aiguillage-subject"), _deadline(req))
         if not chat.stream or prep.ranking.verifier is not None:
             # The cascade verifies a whole answer before releasing it, so a stream is replayed.
             result = await self.chat.complete(chat, prep)
@@ -251,16 +220,16 @@ class App:
         headers.pop("x-aiguillage-cost-eur", None)  # not known until the end: sent in the final chunk
         return headers, None, self.chat.stream_events(chat, prep, opened)
 
-    async def chat_completions(self, req: Request, send: Send) -> None:
+    async def chat_completions(self, req: Request) -> None:
         chat = parse_chat(parse_json(await req.body(self.limit)))
         headers, body, items = await self.run_chat(req, chat, "/v1/chat/completions")
         if items is None:
-            await send_json(send, 200, body, _headers(req, headers))
+            await send_json(req, 200, body, _headers(req, headers))
         else:
-            await stream_out(send, _headers(req, headers), openai_sse(items))
+            await stream_out(req, _headers(req, headers), openai_sse(items))
 
-    async def decision(self, req: Request, send: Send) -> None:
-        decision_id = req.scope["path"].rsplit("/", 1)[-1]
+    async def decision(self, req: Request) -> None:
+        decision_id = req.path.rsplit("/", 1)[-1]
         audit = self.gw.audit
         record = None
         if audit is not None and req.key is not None:
@@ -269,7 +238,7 @@ class App:
             record = await asyncio.to_thread(audit.get_decision, decision_id, tenant)
         if record is None:
             raise NotFound(f"no decision '{decision_id}' for this tenant", code="decision_not_found")
-        await send_json(send, 200, record, _headers(req))
+        await send_json(req, 200, record, _headers(req))
 
 
 async def openai_sse(items: Any) -> Any:
@@ -280,39 +249,39 @@ async def openai_sse(items: Any) -> Any:
     yield b"data: [DONE]\n\n"
 
 
-async def stream_out(send: Send, headers: list[tuple[bytes, bytes]], events: Any) -> None:
+async def stream_out(req: Request, headers: Headers, events: Any) -> None:
     """Send SSE bytes; if the client goes away, keep draining so the answer is still recorded
     (and the upstream stream and its concurrency slot are released)."""
     try:
-        await send({"type": "http.response.start", "status": 200, "headers": [*_SSE, *headers]})
+        await req.open_stream(200, [*_SSE, *headers])
         connected = True
     except Exception:  # gone before the first byte: still consume the stream to record and release it
         connected = False
     async for event in events:
         if connected:
             try:
-                await send({"type": "http.response.body", "body": event, "more_body": True})
+                await req.send_chunk(event)
             except Exception:  # the client disconnected; finish quietly for the ledger's sake
                 connected = False
     if connected:
         try:
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            await req.close_stream()
         except Exception:
             return
 
 
 def _api_key(req: Request) -> str | None:
-    auth = req.headers.get(b"authorization")
+    auth = req.header("authorization")
     if auth is not None:
-        scheme, _, value = auth.decode("latin-1").partition(" ")
+        scheme, _, value = auth.partition(" ")
         if scheme.lower() == "bearer" and value:
             return value.strip()
-    key = req.headers.get(b"x-api-key") or req.headers.get(b"api-key")
-    return key.decode("latin-1").strip() if key else None
+    key = req.header("x-api-key") or req.header("api-key")
+    return key.strip() if key else None
 
 
 def _deadline(req: Request) -> float | None:
-    raw = req.header(b"x-aiguillage-deadline-ms")
+    raw = req.header("x-aiguillage-deadline-ms")
     if raw is None:
         return None
     try:

@@ -17,7 +17,8 @@ from aiguillage.api.validate import parse_chat, parse_json
 from aiguillage.errors import GatewayError, InvalidRequest, NotFound, PermissionDenied
 
 if TYPE_CHECKING:
-    from aiguillage.api.app import App, Request, Send
+    from aiguillage.api.app import App
+    from aiguillage.api.transport import Request
 
 
 def _sse(events: list[tuple[str, dict[str, Any]]]) -> bytes:
@@ -39,7 +40,7 @@ async def _translated(items: Any, tr: Any) -> Any:
 def register_routes(app: App) -> None:
     from aiguillage.api.app import _headers, send_json, stream_out
 
-    async def feedback(req: Request, send: Send) -> None:
+    async def feedback(req: Request) -> None:
         data = parse_json(await req.body(app.limit))
         if not isinstance(data, dict):
             raise InvalidRequest("the body must be a JSON object with 'decision_id' and 'score'")
@@ -53,9 +54,9 @@ def register_routes(app: App) -> None:
         if app.gw.audit is None or await asyncio.to_thread(app.gw.audit.get_decision, decision_id, tenant) is None:
             raise NotFound(f"no decision '{decision_id}' for this tenant", code="decision_not_found")
         await asyncio.to_thread(app.gw.outcomes.record_feedback, decision_id, tenant, float(score))
-        await send_json(send, 200, {"object": "feedback", "decision_id": decision_id, "score": score}, _headers(req))
+        await send_json(req, 200, {"object": "feedback", "decision_id": decision_id, "score": score}, _headers(req))
 
-    async def messages(req: Request, send: Send) -> None:
+    async def messages(req: Request) -> None:
         """Anthropic's Messages API, for applications written against the anthropic SDK."""
         try:
             body = parse_json(await req.body(app.limit))
@@ -65,14 +66,14 @@ def register_routes(app: App) -> None:
             chat = parse_chat(am.messages_request_to_chat(body))
             headers, resp, items = await app.run_chat(req, chat, "/v1/messages")
         except GatewayError as err:
-            await send_json(send, err.status, am.error_to_anthropic(err), _headers(req, err.headers))
+            await send_json(req, err.status, am.error_to_anthropic(err), _headers(req, err.headers))
             return
         if items is None:
-            await send_json(send, 200, am.chat_response_to_messages(resp or {}, model), _headers(req, headers))
+            await send_json(req, 200, am.chat_response_to_messages(resp or {}, model), _headers(req, headers))
         else:
-            await stream_out(send, _headers(req, headers), _translated(items, am.MessagesStreamTranslator(model)))
+            await stream_out(req, _headers(req, headers), _translated(items, am.MessagesStreamTranslator(model)))
 
-    async def responses(req: Request, send: Send) -> None:
+    async def responses(req: Request) -> None:
         """OpenAI's Responses API (text and streaming)."""
         body = parse_json(await req.body(app.limit))
         if not isinstance(body, dict):
@@ -81,24 +82,24 @@ def register_routes(app: App) -> None:
         chat = parse_chat(rs.responses_request_to_chat(body))
         headers, resp, items = await app.run_chat(req, chat, "/v1/responses")
         if items is None:
-            await send_json(send, 200, rs.chat_response_to_responses(resp or {}, model, request=body),
+            await send_json(req, 200, rs.chat_response_to_responses(resp or {}, model, request=body),
                             _headers(req, headers))
         else:
-            await stream_out(send, _headers(req, headers), _translated(items, rs.ResponsesStreamTranslator(model, body)))
+            await stream_out(req, _headers(req, headers), _translated(items, rs.ResponsesStreamTranslator(model, body)))
 
-    async def embeddings(req: Request, send: Send) -> None:
+    async def embeddings(req: Request) -> None:
         body = parse_json(await req.body(app.limit))
         headers, resp = await app.embeddings.run(req, body)
-        await send_json(send, 200, resp, _headers(req, headers))
+        await send_json(req, 200, resp, _headers(req, headers))
 
-    async def usage(req: Request, send: Send) -> None:
+    async def usage(req: Request) -> None:
         if app.gw.accounting is None:
             raise NotFound("usage accounting is not enabled", code="not_found")
         assert req.key is not None
         q = _query(req)
         report = await asyncio.to_thread(app.gw.accounting.usage_for_tenant, scoped_tenant(req, q.get("tenant")),
                                          q.get("since"), q.get("until"))
-        await send_json(send, 200, report, _headers(req))
+        await send_json(req, 200, report, _headers(req))
 
     app.routes[("POST", "/v1/feedback")] = (feedback, True)
     app.routes[("POST", "/v1/messages")] = (messages, True)
@@ -122,4 +123,4 @@ def scoped_tenant(req: Request, asked: str | None) -> str:
 def _query(req: Request) -> dict[str, str]:
     from urllib.parse import parse_qsl
 
-    return dict(parse_qsl(req.scope.get("query_string", b"").decode("latin-1")))
+    return dict(parse_qsl(req.query_string))

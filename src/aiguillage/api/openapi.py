@@ -16,7 +16,8 @@ import orjson
 from aiguillage import __version__ as VERSION
 
 if TYPE_CHECKING:
-    from aiguillage.api.app import App, Request, Send
+    from aiguillage.api.app import App
+    from aiguillage.api.transport import Request
 
 JSON = "application/json"
 _REF = "#/components/schemas/"
@@ -201,15 +202,15 @@ def document(app: App) -> dict[str, Any]:
     }
 
 
-def handler(app: App) -> Callable[[Request, Send], Awaitable[None]]:
+def handler(app: App) -> Callable[[Request], Awaitable[None]]:
     """The ``GET /openapi.json`` route; the document is built on first use (after all routes registered)."""
     cache: list[bytes] = []
 
-    async def openapi(req: Request, send: Send) -> None:
+    async def openapi(req: Request) -> None:
         from aiguillage.api.app import _headers, send_json
 
         if not cache:
             cache.append(orjson.dumps(document(app)))
-        await send_json(send, 200, cache[0], _headers(req))
+        await send_json(req, 200, cache[0], _headers(req))
 
     return openapi

@@ -1,0 +1,201 @@
+"""One request as the handlers see it, over either server interface the App answers on.
+
+RSGI is granian's own interface and what ``aiguillage serve`` uses. Headers are read from
+granian's mapping on demand and a whole answer leaves in one call. ASGI builds a dict per
+message and a list of byte pairs per header set, which cost the bare proxy about a third more
+CPU per request (docs/benchmarks.md, sixth session). ASGI stays for any other ASGI server and
+for ``serve --interface asgi``.
+
+Both give the handlers the same object: the method and path, headers by lower-case name, the
+body under a size limit, and the answer, whole or streamed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiguillage.decision import new_id
+from aiguillage.errors import InvalidRequest, PayloadTooLarge
+from aiguillage.keys import KeyInfo
+
+Headers = list[tuple[str, str]]
+
+
+class Request:
+    """The request, and the means to answer it. Subclasses bind it to one server interface."""
+
+    __slots__ = ("method", "path", "request_id", "key")
+
+    def __init__(self, method: str, path: str) -> None:
+        self.method = method
+        self.path = path
+        rid = self._raw("x-request-id")
+        self.request_id = rid[:128] if rid else new_id()
+        self.key: KeyInfo | None = None
+
+    def _raw(self, name: str) -> str | None:
+        """The header's value if it is ASCII, else None."""
+        raise NotImplementedError
+
+    def _present(self, name: str) -> bool:
+        raise NotImplementedError
+
+    def header(self, name: str) -> str | None:
+        """A header's value (``name`` in lower case). Values must be ASCII, as HTTP asks: a value
+        that is not is refused rather than read in a guessed encoding, so that, for example, a
+        data subject's id is never silently replaced by the tenant's."""
+        v = self._raw(name)
+        if v is None and self._present(name):
+            raise InvalidRequest(f"the {name} header must be ASCII; percent-encode other characters", param=name)
+        return v
+
+    @property
+    def query_string(self) -> str:
+        raise NotImplementedError
+
+    def declared_length(self, limit: int) -> int | None:
+        """The body's Content-Length, refused before any of the body is read if over ``limit``."""
+        cl = self.header("content-length")
+        if cl is None:
+            return None
+        try:
+            n = int(cl)
+        except ValueError:
+            raise InvalidRequest("invalid Content-Length header") from None
+        if n > limit:
+            raise PayloadTooLarge(f"the request body is {n} bytes; the limit is {limit} bytes")
+        return n
+
+    async def body(self, limit: int) -> bytes:
+        raise NotImplementedError
+
+    async def respond(self, status: int, headers: Headers, body: bytes) -> None:
+        """A whole answer (its Content-Length is added here)."""
+        raise NotImplementedError
+
+    async def open_stream(self, status: int, headers: Headers) -> None:
+        raise NotImplementedError
+
+    async def send_chunk(self, data: bytes) -> None:
+        raise NotImplementedError
+
+    async def close_stream(self) -> None:
+        raise NotImplementedError
+
+
+def _too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(f"the request body exceeds the limit of {limit} bytes")
+
+
+class RsgiRequest(Request):
+    __slots__ = ("_scope", "_headers", "_proto", "_stream")
+
+    def __init__(self, scope: Any, proto: Any) -> None:
+        self._scope = scope
+        self._headers = scope.headers
+        self._proto = proto
+        self._stream: Any = None
+        super().__init__(scope.method, scope.path)
+
+    def _raw(self, name: str) -> str | None:
+        # granian's mapping answers None for a value that is not ASCII.
+        return self._headers.get(name)
+
+    def _present(self, name: str) -> bool:
+        return name in self._headers
+
+    @property
+    def query_string(self) -> str:
+        return str(self._scope.query_string)
+
+    async def body(self, limit: int) -> bytes:
+        from granian.rsgi import ProtocolClosed, ProtocolError
+
+        declared = self.declared_length(limit)
+        try:
+            if declared is not None:
+                return await self._proto()  # the server reads no more than Content-Length
+            chunks: list[bytes] = []
+            size = 0
+            async for part in self._proto:
+                size += len(part)
+                if size > limit:
+                    raise _too_large(limit)
+                chunks.append(part)
+            return b"".join(chunks)
+        except (ProtocolClosed, ProtocolError):
+            raise InvalidRequest("the client disconnected while sending the body") from None
+
+    async def respond(self, status: int, headers: Headers, body: bytes) -> None:
+        self._proto.response_bytes(status, headers, body)
+
+    async def open_stream(self, status: int, headers: Headers) -> None:
+        self._stream = self._proto.response_stream(status, headers)
+
+    async def send_chunk(self, data: bytes) -> None:
+        await self._stream.send_bytes(data)
+
+    async def close_stream(self) -> None:
+        return None  # the stream ends when the handler returns
+
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+def _asgi_headers(headers: Headers) -> list[tuple[bytes, bytes]]:
+    return [(k.encode("latin-1"), v.encode("utf-8")) for k, v in headers]
+
+
+class AsgiRequest(Request):
+    __slots__ = ("_scope", "_headers", "_receive", "_send")
+
+    def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self._scope = scope
+        self._headers: dict[bytes, bytes] = dict(scope["headers"])
+        self._receive = receive
+        self._send = send
+        super().__init__(scope["method"], scope["path"])
+
+    def _raw(self, name: str) -> str | None:
+        v = self._headers.get(name.encode())
+        return v.decode("ascii") if v is not None and v.isascii() else None
+
+    def _present(self, name: str) -> bool:
+        return name.encode() in self._headers
+
+    @property
+    def query_string(self) -> str:
+        return bytes(self._scope.get("query_string", b"")).decode("latin-1")
+
+    async def body(self, limit: int) -> bytes:
+        self.declared_length(limit)
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            msg = await self._receive()
+            if msg["type"] == "http.disconnect":
+                raise InvalidRequest("the client disconnected while sending the body")
+            part = msg.get("body", b"")
+            size += len(part)
+            if size > limit:
+                raise _too_large(limit)
+            chunks.append(part)
+            if not msg.get("more_body"):
+                return b"".join(chunks) if len(chunks) != 1 else chunks[0]
+
+    async def respond(self, status: int, headers: Headers, body: bytes) -> None:
+        await self._send({"type": "http.response.start", "status": status,
+                          "headers": [(b"content-length", str(len(body)).encode()), *_asgi_headers(headers)]})
+        await self._send({"type": "http.response.body", "body": body})
+
+    async def open_stream(self, status: int, headers: Headers) -> None:
+        await self._send({"type": "http.response.start", "status": status, "headers": _asgi_headers(headers)})
+
+    async def send_chunk(self, data: bytes) -> None:
+        await self._send({"type": "http.response.body", "body": data, "more_body": True})
+
+    async def close_stream(self) -> None:
+        await self._send({"type": "http.response.body", "body": b"", "more_body": False})
