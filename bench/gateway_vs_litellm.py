@@ -76,9 +76,10 @@ def aiguillage_config(upstream: str) -> dict:
     }]}
 
 
-def run_aiguillage(work: Path, upstream: str, wrk: str, args: argparse.Namespace, name: str = "aiguillage",
-                   extra: dict | None = None) -> list[dict]:
-    """One aiguillage variant (``extra`` is merged into its config) measured under the same load."""
+def start_aiguillage(work: Path, upstream: str, args: argparse.Namespace, name: str = "aiguillage",
+                     extra: dict | None = None) -> tuple[Proc, str, str]:
+    """A running aiguillage (``extra`` is merged into its config): (process, base URL, API key).
+    The caller stops the process."""
     home = work / f"{name}-home"
     home.mkdir()
     cfg = work / f"{name}.yaml"
@@ -89,9 +90,9 @@ def run_aiguillage(work: Path, upstream: str, wrk: str, args: argparse.Namespace
                          env={**os.environ, **env}, capture_output=True, text=True, check=True,
                          timeout=120).stdout.strip().splitlines()[-1]
     port = free_port()
-    proc = Proc("aiguillage", [*cli, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers",
-                               str(args.workers), "--config", str(cfg), "--interface", args.interface],
-                env=env, log=work / "aiguillage.log")
+    proc = Proc(name, [*cli, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers",
+                       str(args.workers), "--config", str(cfg), "--interface", args.interface],
+                env=env, log=work / f"{name}.log")
     base = f"http://127.0.0.1:{port}"
     try:
         auth = {"authorization": f"Bearer {key}"}
@@ -99,6 +100,17 @@ def run_aiguillage(work: Path, upstream: str, wrk: str, args: argparse.Namespace
                                       auth, timeout=2)[0] == 200, 120, "served chat completion")
         status, body = http("POST", base + "/v1/chat/completions", {"model": "auto", **CHAT_BODY}, auth)
         assert status == 200 and b"Bonjour" in body, (status, body[:300])
+    except BaseException:
+        proc.stop()
+        raise
+    return proc, base, key
+
+
+def run_aiguillage(work: Path, upstream: str, wrk: str, args: argparse.Namespace, name: str = "aiguillage",
+                   extra: dict | None = None) -> list[dict]:
+    """One aiguillage variant (``extra`` is merged into its config) measured under the same load."""
+    proc, base, key = start_aiguillage(work, upstream, args, name, extra)
+    try:
         if args.profile:
             print(f"  aiguillage pids (for py-spy): {proc.group_pids()}", file=sys.stderr)
         return measure(name, wrk, base + "/v1/chat/completions",

@@ -135,6 +135,33 @@ def test_a_locked_database_sends_batches_to_the_thread_in_order_without_blocking
     assert set(sink.threads) == {"aiguillage-writer"} and sum(sink.batch_sizes) == 20
 
 
+def test_a_batch_that_finds_another_process_committing_tries_again_on_the_loop(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "gc.db"
+    sink = RowSink()
+    writer = GroupCommitWriter(_db(path), [sink])
+    writer.start()
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process is committing
+
+    async def main() -> None:
+        futs = [writer.submit({"n": i}) for i in range(5)]  # handed over at the next iteration's end
+        asyncio.get_running_loop().call_soon(other.execute, "COMMIT")  # just after that first try
+        await asyncio.wait_for(asyncio.gather(*futs), 10)
+        more = [writer.submit({"n": 5 + i}) for i in range(3)]
+        await asyncio.wait_for(asyncio.gather(*more), 10)
+
+    try:
+        asyncio.run(main())
+    finally:
+        writer.close()
+        other.close()
+    assert _count(path) == 8
+    # Both batches were written by the loop: the first on its second try, not by the thread.
+    assert sink.threads == ["MainThread", "MainThread"] and sink.batch_sizes == [5, 3]
+
+
 def test_a_failing_batch_fails_its_futures_and_the_next_commits(tmp_path: Path) -> None:
     path = tmp_path / "gc.db"
     sink = RowSink()
