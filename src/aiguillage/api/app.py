@@ -8,6 +8,7 @@ takes the Request. Every error leaves as the OpenAI error format through ``_send
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -92,6 +93,7 @@ class App:
         except Exception:
             log.exception("start-up failed")
             raise SystemExit(1) from None
+        freeze_heap()
 
     def __rsgi_del__(self, loop: asyncio.AbstractEventLoop) -> None:
         loop.run_until_complete(self.shutdown())
@@ -106,6 +108,7 @@ class App:
                     log.exception("start-up failed")
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})
                     return
+                freeze_heap()
                 await send({"type": "lifespan.startup.complete"})
             elif msg["type"] == "lifespan.shutdown":
                 await self.shutdown()
@@ -291,6 +294,16 @@ def _deadline(req: Request) -> float | None:
     if not 1 <= ms <= 3_600_000:
         raise InvalidRequest("x-aiguillage-deadline-ms must be between 1 and 3600000")
     return ms / 1000
+
+
+def freeze_heap() -> None:
+    """Called once the gateway has started: what exists by then (modules, the catalog, routers,
+    pools) lives as long as the worker, so take it out of the cyclic collector's sight. Else
+    every full collection walks it all with the event loop stopped: measured here, one 96 ms
+    pause every few thousand requests, and about 30 µs of collector time per request on
+    average, against 4 µs frozen (docs/benchmarks.md, sixth session)."""
+    gc.collect()  # garbage from start-up is freed, not frozen
+    gc.freeze()
 
 
 def create_app(settings: Settings) -> App:
