@@ -146,7 +146,7 @@ def test_a_batch_that_finds_another_process_committing_tries_again_on_the_loop(t
     other.execute("BEGIN IMMEDIATE")  # another process is committing
 
     async def main() -> None:
-        futs = [writer.submit({"n": i}) for i in range(5)]  # handed over at the next iteration's end
+        futs = [writer.submit({"n": i}) for i in range(5)]  # handed over at the next iteration
         asyncio.get_running_loop().call_soon(other.execute, "COMMIT")  # just after that first try
         await asyncio.wait_for(asyncio.gather(*futs), 10)
         more = [writer.submit({"n": 5 + i}) for i in range(3)]
@@ -158,8 +158,34 @@ def test_a_batch_that_finds_another_process_committing_tries_again_on_the_loop(t
         writer.close()
         other.close()
     assert _count(path) == 8
-    # Both batches were written by the loop: the first on its second try, not by the thread.
+    # Both batches were written by the loop: the first on a later try, not by the thread.
     assert sink.threads == ["MainThread", "MainThread"] and sink.batch_sizes == [5, 3]
+
+
+def test_close_writes_a_batch_that_was_waiting_for_another_process(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "gc.db"
+    sink = RowSink()
+    writer = GroupCommitWriter(_db(path), [sink])
+    writer.start()
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process is committing, for longer than close() takes
+
+    async def main() -> None:
+        futs = [writer.submit({"n": i}) for i in range(4)]
+        await asyncio.sleep(0.001)  # the batch is now retrying on its timer
+        closing = asyncio.get_running_loop().run_in_executor(None, writer.close)  # as Gateway.close does
+        await asyncio.sleep(0.1)
+        other.execute("COMMIT")
+        await asyncio.wait_for(asyncio.gather(*futs), 10)
+        await closing
+
+    try:
+        asyncio.run(main())
+    finally:
+        other.close()
+    assert _count(path) == 4 and sink.batch_sizes == [4]
 
 
 def test_a_failing_batch_fails_its_futures_and_the_next_commits(tmp_path: Path) -> None:
