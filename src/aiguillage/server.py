@@ -1,4 +1,4 @@
-"""Running the ASGI app under granian, one process per worker.
+"""Running the App under granian (RSGI, or ASGI), one process per worker.
 
 Workers share nothing in memory: keys, the audit log and the ledger live in the store, and
 counters in Redis when configured, so N workers behave like N replicas.

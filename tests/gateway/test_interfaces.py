@@ -44,6 +44,11 @@ def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         upstream.stop()
 
 
+def test_the_gateway_serves_over_the_interface_asked_for(served: Served, request: pytest.FixtureRequest) -> None:
+    interface = request.node.callspec.params["served"]
+    assert f"over {interface.upper()};" in served.gw.log.read_text()
+
+
 def test_sdk_completion_and_stream(served: Served) -> None:
     client = openai.OpenAI(base_url=served.gw.url + "/v1", api_key=served.key)
     raw = client.chat.completions.with_raw_response.create(
@@ -91,6 +96,12 @@ def test_a_header_value_that_is_not_ascii_is_refused(served: Served) -> None:
     assert err["type"] == "invalid_request_error" and err["param"] == "x-aiguillage-subject"
     assert "ASCII" in err["message"]
     served.assert_serving()
+
+
+def test_a_request_id_that_cannot_be_sent_back_is_replaced(served: Served) -> None:
+    r = served.post(b'{"messages": [{"role": "user", "content": "hi"}]}', **{"x-request-id": "abc\tdef"})
+    assert r.status_code == 200, r.text
+    assert r.headers["x-request-id"] != "abc\tdef" and len(r.headers["x-request-id"]) == 32
 
 
 def test_query_string_reaches_the_handler(served: Served) -> None:

@@ -35,3 +35,35 @@ def test_a_started_worker_freezes_its_start_up_heap(tmp_path: Path, monkeypatch:
         loop.close()
         gc.unfreeze()
     assert not app.gw.ready
+
+
+def test_the_asgi_lifespan_freezes_it_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIGUILLAGE_HOME", str(tmp_path))
+    settings = parse_settings({"models": [openai_deployment("eu-small", "http://127.0.0.1:9/v1")],
+                               "database_url": f"sqlite:///{tmp_path / 'g.db'}"}, "test")
+    Database(settings.database_url).migrate()
+    app = App(settings)
+    sent: list[str] = []
+
+    async def lifespan() -> int:
+        messages = iter([{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}])
+        frozen = 0
+
+        async def receive() -> dict:
+            return next(messages)
+
+        async def send(msg: dict) -> None:
+            nonlocal frozen
+            sent.append(msg["type"])
+            if msg["type"] == "lifespan.startup.complete":
+                frozen = gc.get_freeze_count()
+
+        await app({"type": "lifespan"}, receive, send)
+        return frozen
+
+    gc.unfreeze()
+    try:
+        assert asyncio.run(lifespan()) > 10_000
+    finally:
+        gc.unfreeze()
+    assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]

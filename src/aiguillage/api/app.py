@@ -35,7 +35,9 @@ _SSE = [("content-type", "text/event-stream"), ("cache-control", "no-cache"), ("
 def _headers(req: Request, extra: dict[str, str] | None = None) -> Headers:
     out = [("x-request-id", req.request_id)]
     if extra:
-        out.extend(extra.items())
+        for k, v in extra.items():
+            # granian refuses (with a panic, not an exception) a value outside printable ASCII.
+            out.append((k, v if v.isascii() and v.isprintable() else "".join(c if " " <= c <= "~" else "?" for c in v)))
     return out
 
 

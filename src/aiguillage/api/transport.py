@@ -31,7 +31,8 @@ class Request:
         self.method = method
         self.path = path
         rid = self._raw("x-request-id")
-        self.request_id = rid[:128] if rid else new_id()
+        # Sent back as a header: one that could not be (a control character) is replaced.
+        self.request_id = rid[:128] if rid and rid.isprintable() else new_id()
         self.key: KeyInfo | None = None
 
     def _raw(self, name: str) -> str | None:
@@ -71,7 +72,7 @@ class Request:
         raise NotImplementedError
 
     async def respond(self, status: int, headers: Headers, body: bytes) -> None:
-        """A whole answer (its Content-Length is added here)."""
+        """A whole answer, with its Content-Length."""
         raise NotImplementedError
 
     async def open_stream(self, status: int, headers: Headers) -> None:
@@ -137,7 +138,7 @@ class RsgiRequest(Request):
         await self._stream.send_bytes(data)
 
     async def close_stream(self) -> None:
-        return None  # the stream ends when the handler returns
+        self._stream = None  # granian ends the response when its transport is released
 
 
 Scope = dict[str, Any]

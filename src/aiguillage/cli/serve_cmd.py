@@ -35,5 +35,5 @@ def serve(
 
         default_model_path()  # unpack the embedded model once, not in every worker
     typer.echo(f"aiguillage: serving {len(settings.models)} deployment(s) on http://{host}:{port} "
-               f"with {n} worker(s); config: {settings.source}", err=True)
+               f"with {n} worker(s) over {interface.value.upper()}; config: {settings.source}", err=True)
     run(host, port, n, config, interface.value)

@@ -10,10 +10,10 @@ writer is free.
 On SQLite the event loop writes its batch itself, at the end of the iteration that made it
 (``_hand_over``), whenever the writer is idle and the locks are free: it takes the writer lock
 file and the database's write lock without blocking (``LOCK_NB``, ``BEGIN IMMEDIATE`` with no
-busy wait). When another worker process holds them, the batch tries again every 200 µs, taking
-in the records submitted meanwhile, for up to 5 ms: the only wait on this path, and only while
-another process is writing. Otherwise the batch goes to the writer thread, which waits for the
-locks without holding up the loop. Writing on the loop blocks it for one commit (its fsync included), but
+busy wait). When another worker process holds them, the batch tries again at the end of each
+of the loop's next few iterations, taking in the records submitted meanwhile: under load the
+other commit is over by then. Otherwise the batch goes to the writer thread, which waits for
+the locks without holding up the loop. Writing on the loop blocks it for one commit (its fsync included), but
 saves what the thread costs per request under load: every SQLite call releases and retakes the
 GIL, so a writer thread beside a busy loop means GIL hand-overs (futex calls, context
 switches) and a cross-thread wake-up per batch. Measured at c=64 in six interleaved pairs of
@@ -142,7 +142,8 @@ class GroupCommitWriter:
 
     def _hand_over(self, loop: asyncio.AbstractEventLoop) -> None:
         """Runs on ``loop`` once per iteration that submitted something: the iteration's records
-        are written here if the writer is idle (SQLite), else become one queue item for the thread."""
+        are written here if the writer is idle (SQLite); wait for the next iteration if another
+        process is writing (``LOCKED_RETRIES``); else become one queue item for the thread."""
         items = self._pending.pop(loop, None)
         tries = self._tries.pop(loop, 0)
         if not items:
@@ -156,17 +157,14 @@ class GroupCommitWriter:
                     _settle([fut for _record, fut in items], RuntimeError("the group-commit writer is closed"))
                 return
             outcome = self._try_lead([record for record, _fut in items])
-            if outcome is _LOCKED and tries < LOCKED_RETRIES:
-                # Another worker is committing: try again shortly, with the records submitted
-                # meanwhile, rather than hand over to the thread. The thread would hold the lock
-                # while it waits for the GIL to run the sinks, stalling the other worker in turn.
+            if outcome is _LOCKED and tries < LOCKED_RETRIES and self._count_waiting(tries):
+                # Another worker is committing: try again at the next iteration, with the records
+                # submitted meanwhile, rather than hand over to the thread. The thread would hold
+                # the lock while it waits for the GIL to run the sinks, stalling the other worker.
                 again = True
-                if not tries:
-                    with self._queued_lock:
-                        self._waiting += 1
                 self._pending[loop] = items
                 self._tries[loop] = tries + 1
-                loop.call_later(LOCKED_RETRY_S, self._hand_over, loop)
+                loop.call_soon(self._hand_over, loop)
             elif not isinstance(outcome, _Busy):
                 _settle([fut for _record, fut in items], outcome)
             elif not self._enqueue((loop, items)):
@@ -175,6 +173,16 @@ class GroupCommitWriter:
             if tries and not again:  # a waiting batch is now written, queued or failed
                 with self._queued_lock:
                     self._waiting -= 1
+
+    def _count_waiting(self, tries: int) -> bool:
+        """Count a batch as waiting for another process's lock (close() waits for it to be
+        queued); False once close() has begun, when the batch must go to the queue now."""
+        with self._queued_lock:
+            if self._stopping:
+                return False
+            if not tries:
+                self._waiting += 1
+            return True
 
     def submit_nowait(self, record: dict[str, Any], on_done: Callable[[BaseException | None], None]) -> None:
         if not self._enqueue((None, [(record, on_done)])):
@@ -191,14 +199,18 @@ class GroupCommitWriter:
 
     def close(self, timeout: float = 30.0) -> None:
         """Flush what is queued, then stop the thread."""
-        self._stopping = True  # batches waiting for another process's lock go to the queue now
+        with self._queued_lock:
+            self._stopping = True  # batches waiting for another process's lock go to the queue now
         # Let each reach the queue (at its next turn on its loop) before _STOP does.
         deadline = time.monotonic() + 1.0
         while self._waiting and time.monotonic() < deadline:
-            time.sleep(LOCKED_RETRY_S)
+            time.sleep(0.001)
         if self._thread is not None:
             self._q.put(_STOP)
             self._thread.join(timeout)
+            if self._thread.is_alive():  # stuck on a lock: what it holds stays unwritten
+                log.error("the group-commit writer did not stop within %gs", timeout)
+                return
             self._thread = None
         # A hand-over that raced the stop is queued behind _STOP: write it here, not drop it.
         leftovers = []
@@ -316,7 +328,7 @@ class GroupCommitWriter:
     def _write(self, records: list[dict[str, Any]], try_only: bool = False) -> Any:
         """Run every sink over ``records`` in one transaction and commit; the error, if any.
 
-        ``try_only`` (SQLite): return ``_BUSY``, having written nothing, rather than wait for the
+        ``try_only`` (SQLite): return ``_LOCKED``, having written nothing, rather than wait for the
         writer lock file or the database's write lock."""
         try:
             with self._turn(try_only), self._transaction() as tx:
@@ -378,13 +390,11 @@ class _Busy(Exception):
 
 _BUSY = _Busy()  # this process's writer thread is busy
 _LOCKED = _Busy()  # another process holds the write lock
-# While another process commits, a batch retries on the loop every LOCKED_RETRY_S, at most
-# LOCKED_RETRIES times (5 ms), then goes to the thread. Measured with 2 workers, interleaved
-# (docs/benchmarks.md, sixth session): retrying at the next loop iteration (up to 10) gave
-# +7.6% req/s at c=64 over handing over at once; retrying on this timer, +9.9% at c=64 and
-# +11% at c=16 over that, and lower p50 and p99.
-LOCKED_RETRY_S = 0.0002
-LOCKED_RETRIES = 25
+# While another process commits, a batch retries at each of the loop's next LOCKED_RETRIES
+# iterations, then goes to the thread. Measured with 2 workers, interleaved pairs
+# (docs/benchmarks.md, sixth session): 3 retries gave +7.6% req/s at c=64 over none, 10 +3.9%
+# over 3; 25 and 30 did no better than 10, and an idle loop spins through them for nothing.
+LOCKED_RETRIES = 10
 
 
 def _begin_immediate_or_busy(conn: Connection) -> None:
