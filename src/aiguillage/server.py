@@ -6,6 +6,7 @@ counters in Redis when configured, so N workers behave like N replicas.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import tempfile
@@ -41,6 +42,10 @@ def serve(host: str, port: int, workers: int, config: Path | None, interface: st
     else:
         os.environ.pop(ENV_CONFIG, None)
     os.environ["AIGUILLAGE_WORKERS"] = str(workers)
+    # Workers are forked from this process: freeze what it holds so that their collections
+    # (and freeze_heap's, once they have started) never write to these objects' headers, which
+    # would copy every page they live on into each worker.
+    gc.freeze()
     Granian(
         target="aiguillage.server:app_factory",
         factory=True,

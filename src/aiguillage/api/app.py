@@ -303,7 +303,9 @@ def freeze_heap() -> None:
     pools) lives as long as the worker, so take it out of the cyclic collector's sight. Else
     every full collection walks it all with the event loop stopped: measured here, one 96 ms
     pause every few thousand requests, and about 30 µs of collector time per request on
-    average, against 4 µs frozen (docs/benchmarks.md, sixth session)."""
+    average, against 4 µs frozen (docs/benchmarks.md, sixth session). ``server.serve`` freezes
+    the parent's heap before forking, so that this collection leaves the pages the workers share
+    with it untouched."""
     gc.collect()  # garbage from start-up is freed, not frozen
     gc.freeze()
 
