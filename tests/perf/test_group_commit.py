@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing as mp
+import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -45,6 +46,16 @@ def _db(path: Path) -> Database:
     db = Database(f"sqlite:///{path}")
     _meta.create_all(db.engine)
     return db
+
+
+def _writer_and_another_connection(tmp_path: Path) -> tuple[Path, RowSink, GroupCommitWriter, sqlite3.Connection]:
+    """A started writer on a fresh file, and a plain connection to it, standing for another
+    process (it can take the database's write lock; it does not take the writer lock file)."""
+    path = tmp_path / "gc.db"
+    sink = RowSink()
+    writer = GroupCommitWriter(_db(path), [sink])
+    writer.start()
+    return path, sink, writer, sqlite3.connect(path, isolation_level=None)
 
 
 def _count(path: Path, who: str | None = None) -> int:
@@ -101,13 +112,7 @@ def test_the_event_loop_writes_its_batch_itself_when_the_writer_is_idle(tmp_path
 
 
 def test_a_locked_database_sends_batches_to_the_thread_in_order_without_blocking_the_loop(tmp_path: Path) -> None:
-    import sqlite3
-
-    path = tmp_path / "gc.db"
-    sink = RowSink()
-    writer = GroupCommitWriter(_db(path), [sink])
-    writer.start()
-    other = sqlite3.connect(path, isolation_level=None)
+    path, sink, writer, other = _writer_and_another_connection(tmp_path)
     other.execute("BEGIN IMMEDIATE")  # another process holds the database's write lock
 
     async def main() -> tuple[float, list[int]]:
@@ -136,13 +141,7 @@ def test_a_locked_database_sends_batches_to_the_thread_in_order_without_blocking
 
 
 def test_a_batch_that_finds_another_process_committing_tries_again_on_the_loop(tmp_path: Path) -> None:
-    import sqlite3
-
-    path = tmp_path / "gc.db"
-    sink = RowSink()
-    writer = GroupCommitWriter(_db(path), [sink])
-    writer.start()
-    other = sqlite3.connect(path, isolation_level=None)
+    path, sink, writer, other = _writer_and_another_connection(tmp_path)
     other.execute("BEGIN IMMEDIATE")  # another process is committing
 
     async def main() -> None:
@@ -163,13 +162,7 @@ def test_a_batch_that_finds_another_process_committing_tries_again_on_the_loop(t
 
 
 def test_close_writes_a_batch_that_was_waiting_for_another_process(tmp_path: Path) -> None:
-    import sqlite3
-
-    path = tmp_path / "gc.db"
-    sink = RowSink()
-    writer = GroupCommitWriter(_db(path), [sink])
-    writer.start()
-    other = sqlite3.connect(path, isolation_level=None)
+    path, sink, writer, other = _writer_and_another_connection(tmp_path)
     other.execute("BEGIN IMMEDIATE")  # another process is committing, for longer than close() takes
 
     async def main() -> None:
@@ -260,8 +253,6 @@ def test_a_lone_request_whose_commit_fails_gets_the_error_and_the_writer_goes_on
 
 
 def test_a_lone_request_never_waits_for_a_lock_on_the_event_loop(tmp_path: Path) -> None:
-    import sqlite3
-
     path = tmp_path / "gc.db"
     writer = GroupCommitWriter(_db(path), [RowSink()])
     writer.start()

@@ -16,12 +16,17 @@ from aiguillage.store.db import Database
 from tests.support import openai_deployment
 
 
-def test_a_started_worker_freezes_its_start_up_heap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> App:
+    """An App on a fresh SQLite store, with one deployment nobody listens for (never called)."""
     monkeypatch.setenv("AIGUILLAGE_HOME", str(tmp_path))
     settings = parse_settings({"models": [openai_deployment("eu-small", "http://127.0.0.1:9/v1")],
                                "database_url": f"sqlite:///{tmp_path / 'g.db'}"}, "test")
     Database(settings.database_url).migrate()
-    app = App(settings)
+    return App(settings)
+
+
+def test_a_started_worker_freezes_its_start_up_heap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = _app(tmp_path, monkeypatch)
     loop = asyncio.new_event_loop()
     gc.unfreeze()
     assert gc.get_freeze_count() == 0
@@ -38,11 +43,7 @@ def test_a_started_worker_freezes_its_start_up_heap(tmp_path: Path, monkeypatch:
 
 
 def test_the_asgi_lifespan_freezes_it_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AIGUILLAGE_HOME", str(tmp_path))
-    settings = parse_settings({"models": [openai_deployment("eu-small", "http://127.0.0.1:9/v1")],
-                               "database_url": f"sqlite:///{tmp_path / 'g.db'}"}, "test")
-    Database(settings.database_url).migrate()
-    app = App(settings)
+    app = _app(tmp_path, monkeypatch)
     sent: list[str] = []
 
     async def lifespan() -> int:
