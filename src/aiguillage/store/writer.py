@@ -13,10 +13,10 @@ file and the database's write lock without blocking (``LOCK_NB``, ``BEGIN IMMEDI
 busy wait). When another worker process holds them, the batch tries again at the end of each
 of the loop's next few iterations, taking in the records submitted meanwhile: under load the
 other commit is over by then. Otherwise the batch goes to the writer thread, which waits for
-the locks without holding up the loop. Writing on the loop blocks it for one commit (its fsync included), but
-saves what the thread costs per request under load: every SQLite call releases and retakes the
-GIL, so a writer thread beside a busy loop means GIL hand-overs (futex calls, context
-switches) and a cross-thread wake-up per batch. Measured at c=64 in six interleaved pairs of
+the locks without holding up the loop. Writing on the loop blocks it for one commit (its fsync
+included), but saves what the thread costs per request under load: every SQLite call releases
+and retakes the GIL, so a writer thread beside a busy loop means GIL hand-overs (futex calls,
+context switches) and a cross-thread wake-up per batch. Measured at c=64 in six interleaved pairs of
 runs (docs/benchmarks.md): 1–22% less CPU per request and 6–33% more requests/s. A
 request that is alone in its worker (``submit(..., alone=True)``) does not even wait for the
 end of the iteration: it commits its own record on the spot, a batch of one. On PostgreSQL,
@@ -393,7 +393,8 @@ _LOCKED = _Busy()  # another process holds the write lock
 # While another process commits, a batch retries at each of the loop's next LOCKED_RETRIES
 # iterations, then goes to the thread. Measured with 2 workers, interleaved pairs
 # (docs/benchmarks.md, sixth session): 3 retries gave +7.6% req/s at c=64 over none, 10 +3.9%
-# over 3; 25 and 30 did no better than 10, and an idle loop spins through them for nothing.
+# over 3. More was not clearly better: 25 gave +9.9% over 10 in one comparison and nothing in
+# another, 30 nothing; and an idle loop spins through the retries for nothing.
 LOCKED_RETRIES = 10
 
 
