@@ -35,10 +35,13 @@ _SSE = [("content-type", "text/event-stream"), ("cache-control", "no-cache"), ("
 def _headers(req: Request, extra: dict[str, str] | None = None) -> Headers:
     out = [("x-request-id", req.request_id)]
     if extra:
-        for k, v in extra.items():
-            # granian refuses (with a panic, not an exception) a value outside printable ASCII.
-            out.append((k, v if v.isascii() and v.isprintable() else "".join(c if " " <= c <= "~" else "?" for c in v)))
+        out.extend((k, _header_value(v)) for k, v in extra.items())
     return out
+
+
+def _header_value(v: str) -> str:
+    # granian refuses (with a panic, not an exception) a value outside printable ASCII.
+    return v if v.isascii() and v.isprintable() else "".join(c if " " <= c <= "~" else "?" for c in v)
 
 
 async def send_json(req: Request, status: int, body: Any, headers: Headers) -> None:

@@ -12,6 +12,7 @@ body under a size limit, and the answer, whole or streamed.
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -22,7 +23,7 @@ from aiguillage.keys import KeyInfo
 Headers = list[tuple[str, str]]
 
 
-class Request:
+class Request(abc.ABC):
     """The request, and the means to answer it. Subclasses bind it to one server interface."""
 
     __slots__ = ("method", "path", "request_id", "key")
@@ -35,12 +36,13 @@ class Request:
         self.request_id = rid[:128] if rid and rid.isprintable() else new_id()
         self.key: KeyInfo | None = None
 
+    @abc.abstractmethod
     def _raw(self, name: str) -> str | None:
         """The header's value if it is ASCII, else None."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def _present(self, name: str) -> bool:
-        raise NotImplementedError
+        """Whether the request carries the header at all."""
 
     def header(self, name: str) -> str | None:
         """A header's value (``name`` in lower case). Values must be ASCII, as HTTP asks: a value
@@ -52,8 +54,9 @@ class Request:
         return v
 
     @property
+    @abc.abstractmethod
     def query_string(self) -> str:
-        raise NotImplementedError
+        """The raw query string, without the '?'."""
 
     def declared_length(self, limit: int) -> int | None:
         """The body's Content-Length, refused before any of the body is read if over ``limit``."""
@@ -68,21 +71,25 @@ class Request:
             raise PayloadTooLarge(f"the request body is {n} bytes; the limit is {limit} bytes")
         return n
 
+    @abc.abstractmethod
     async def body(self, limit: int) -> bytes:
-        raise NotImplementedError
+        """The whole body, refused with a 413 as soon as it is known to exceed ``limit``."""
 
+    @abc.abstractmethod
     async def respond(self, status: int, headers: Headers, body: bytes) -> None:
         """A whole answer, with its Content-Length."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     async def open_stream(self, status: int, headers: Headers) -> None:
-        raise NotImplementedError
+        """Start a streamed answer; ``send_chunk`` then ``close_stream`` follow."""
 
+    @abc.abstractmethod
     async def send_chunk(self, data: bytes) -> None:
-        raise NotImplementedError
+        """One piece of a streamed answer."""
 
+    @abc.abstractmethod
     async def close_stream(self) -> None:
-        raise NotImplementedError
+        """End a streamed answer."""
 
 
 def _too_large(limit: int) -> PayloadTooLarge:
