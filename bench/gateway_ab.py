@@ -2,9 +2,11 @@
 
     .venv/bin/python bench/gateway_ab.py --variant base=/tmp/base/src --variant new=src --conc 64
     .venv/bin/python bench/gateway_ab.py --variant rsgi=src:rsgi --variant asgi=src:asgi --rounds 6
+    .venv/bin/python bench/gateway_ab.py --variant w2=src:rsgi:2 --variant w3=src:rsgi:3
 
-A variant is ``NAME=SRC_DIR[:INTERFACE]``: the gateway runs with ``PYTHONPATH=SRC_DIR`` (e.g. a
-``git worktree`` of another commit, whose ``src``), over ``INTERFACE`` (rsgi by default). All
+A variant is ``NAME=SRC_DIR[:INTERFACE[:WORKERS]]``: the gateway runs with ``PYTHONPATH=SRC_DIR``
+(e.g. a ``git worktree`` of another commit, whose ``src``), over ``INTERFACE`` (rsgi by default)
+with ``WORKERS`` worker processes (2 by default, as in bench/gateway_vs_litellm.py). All
 variants start before the first measurement and stay up; each round measures every variant once
 (``--seconds`` after a 2 s warm-up), the order flipping from round to round, so the machine's
 drift (±25% within the hour here) hits all of them alike. Prints every cell, then medians.
@@ -25,7 +27,7 @@ from gateway_common import CHAT_BODY, PYTHON, Proc, ensure_wrk, free_port, http,
 from gateway_vs_litellm import aiguillage_config, start_upstream
 
 
-def start(work: Path, upstream: str, name: str, src: str, interface: str) -> tuple[Proc, str, str]:
+def start(work: Path, upstream: str, name: str, src: str, interface: str, workers: int) -> tuple[Proc, str, str]:
     home = work / f"{name}-home"
     home.mkdir()
     cfg = work / f"{name}.yaml"
@@ -36,7 +38,7 @@ def start(work: Path, upstream: str, name: str, src: str, interface: str) -> tup
                          env={**os.environ, **env}, capture_output=True, text=True, check=True,
                          timeout=120).stdout.strip().splitlines()[-1]
     port = free_port()
-    proc = Proc(name, [*cmd, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2",
+    proc = Proc(name, [*cmd, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
                        "--config", str(cfg), "--interface", interface], env=env, log=work / f"{name}.log")
     base = f"http://127.0.0.1:{port}"
     try:
@@ -51,7 +53,7 @@ def start(work: Path, upstream: str, name: str, src: str, interface: str) -> tup
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--variant", action="append", required=True, help="NAME=SRC_DIR[:INTERFACE]")
+    ap.add_argument("--variant", action="append", required=True, help="NAME=SRC_DIR[:INTERFACE[:WORKERS]]")
     ap.add_argument("--rounds", type=int, default=6)
     ap.add_argument("--conc", type=int, default=64)
     ap.add_argument("--seconds", type=float, default=6.0)
@@ -64,8 +66,9 @@ def main() -> None:
     try:
         for spec in args.variant:
             name, _, rest = spec.partition("=")
-            src, _, interface = rest.partition(":")
-            servers[name] = start(work, url, name, src, interface or "rsgi")
+            src, _, tail = rest.partition(":")
+            interface, _, workers = tail.partition(":")
+            servers[name] = start(work, url, name, src, interface or "rsgi", int(workers or 2))
             results[name] = []
         for r in range(args.rounds):
             for name in (list(servers) if r % 2 == 0 else list(servers)[::-1]):

@@ -86,6 +86,27 @@ def test_over_limit_from_content_length_alone(served: Served) -> None:
     served.assert_serving()
 
 
+@pytest.mark.parametrize("framing", ["no final chunk", "last chunk short"])
+def test_a_chunked_body_cut_short_is_refused_not_forwarded(served: Served, framing: str) -> None:
+    # The client stops sending before the chunked body's end: what arrived may even be valid
+    # JSON, but it is not the request, and must not be billed or sent upstream.
+    body = b'{"model": "auto", "messages": [{"role": "user", "content": "cut short"}]}'
+    size = len(body) + (0 if framing == "no final chunk" else 10)
+    with socket.create_connection(("127.0.0.1", served.gw.port), timeout=10) as s:
+        s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  + f"Authorization: Bearer {served.key}\r\nTransfer-Encoding: chunked\r\n\r\n".encode()
+                  + b"%x\r\n" % size + body + (b"\r\n" if framing == "no final chunk" else b""))
+        s.shutdown(socket.SHUT_WR)  # the request ends here; the answer can still come back
+        answer = b""
+        while chunk := s.recv(65536):
+            answer += chunk
+    # Half-closed, the connection still carries the refusal back (RSGI and ASGI alike).
+    assert answer.startswith(b"HTTP/1.1 400"), answer
+    assert b'"type":"invalid_request_error"' in answer
+    served.assert_serving()
+    assert all(r["json"]["messages"][0]["content"] != "cut short" for r in served.upstream.requests)
+
+
 def test_a_header_value_that_is_not_ascii_is_refused(served: Served) -> None:
     # Read in a guessed encoding, or dropped, the subject id would fall back to the tenant's: refuse it.
     r = httpx.post(served.gw.url + "/v1/chat/completions", json=GOOD, timeout=20,

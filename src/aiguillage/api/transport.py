@@ -126,7 +126,18 @@ class RsgiRequest(Request):
                 return await self._proto()  # the server reads no more than Content-Length
             chunks: list[bytes] = []
             size = 0
+            ended = False
             async for part in self._proto:
+                # granian gives b"" for the body's end, and also for a frame that failed (the
+                # client went away mid-body, or sent broken chunked framing) after which the
+                # end follows. Data after an empty part therefore means the body is incomplete:
+                # refuse it rather than pass a truncated body on, perhaps as valid JSON.
+                if ended:
+                    raise InvalidRequest("the request body was cut short: the client disconnected or "
+                                         "sent malformed chunked framing (request trailers are not supported)")
+                if not part:
+                    ended = True
+                    continue
                 size += len(part)
                 if size > limit:
                     raise _too_large(limit)
