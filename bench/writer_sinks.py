@@ -18,7 +18,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from decimal import Decimal
 
 from aiguillage.accounting.ledger import LedgerSink
 from aiguillage.audit import AuditLog
@@ -63,7 +62,7 @@ def main() -> None:
     audit = AuditLog(db, settings)
     sinks = [OutcomeSink(), LedgerSink(settings)] + ([] if args.no_audit else [audit.sink()])
     conn = db.engine.connect()
-    print(f"| database | audit | batch | sinks CPU µs/batch (p50) | commit CPU µs/batch (p50) "
+    print("| database | audit | batch | sinks CPU µs/batch (p50) | commit CPU µs/batch (p50) "
           "| commit wall µs/batch (p50) | sinks + commit CPU µs/record |")
     print("|---|---|---:|---:|---:|---:|---:|")
     for size in args.sizes:

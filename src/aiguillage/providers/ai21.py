@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 from typing import Any, ClassVar
 
-import aiohttp
 
 from aiguillage.errors import UpstreamRejected
 from aiguillage.providers.base import CHAT, JSON_MODE, STREAM, TOOLS

@@ -14,7 +14,6 @@ import hashlib
 import string
 from typing import Any, ClassVar
 
-import aiohttp
 
 from aiguillage.providers.base import CHAT, EMBEDDINGS, JSON_MODE, STREAM, TOOLS
 from aiguillage.providers.openai import OpenAIProvider

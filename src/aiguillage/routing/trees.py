@@ -10,6 +10,8 @@ copy predicts what scikit-learn predicts.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
 
@@ -38,7 +40,9 @@ class TreeEnsemble:
             leaf.append(is_leaf)
             nan_left.append(nodes["missing_go_to_left"].astype(bool))
             offset += len(nodes)
-        cat = (lambda parts, dt: np.concatenate(parts).astype(dt) if parts else np.zeros(0, dt))
+        def cat(parts: list[Any], dt: Any) -> Any:
+            return np.concatenate(parts).astype(dt) if parts else np.zeros(0, dt)
+
         self.feature = cat(feature, np.intp)
         self.threshold = cat(threshold, np.float64)
         self.left = cat(left, np.intp)
