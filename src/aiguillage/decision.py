@@ -75,7 +75,7 @@ class Attempt:
     usage: dict[str, Any] | None = None  # for an answer that was paid for but not used (cascade)
 
     def as_dict(self) -> dict[str, Any]:
-        out = {"deployment": self.deployment, "outcome": self.outcome, "error": self.error,
+        out: dict[str, Any] = {"deployment": self.deployment, "outcome": self.outcome, "error": self.error,
                "latency_ms": round(self.latency_ms, 3)}
         if self.usage is not None:
             out["usage"] = self.usage

@@ -9,6 +9,7 @@ one stops working within a second, with no database hit per request.
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import secrets
 import threading
@@ -100,7 +101,7 @@ class KeyStore:
             row = conn.execute(sa.select(api_keys).where(api_keys.c.key_hash == key_hash)).first()
         return _row_to_info(row) if row else None
 
-    def changed_since(self, since: float) -> list[tuple[str, KeyInfo]]:
+    def changed_since(self, since: float) -> builtins.list[tuple[str, KeyInfo]]:  # list: the method above
         with self.db.engine.connect() as conn:
             rows = conn.execute(sa.select(api_keys).where(api_keys.c.changed_at >= since)).all()
         return [(r.key_hash, _row_to_info(r)) for r in rows]

@@ -112,7 +112,9 @@ class ChatPipeline:
                     RouteInput(req.prompt_text, req.prompt_tokens, req.max_output_tokens, language), eligible)
                 decision.router = {"strategy": ranking.strategy, "version": ranking.version,
                                    "reason": ranking.reason, "details": ranking.details}
-                decision.counterfactual_deployment = largest_deployment(eligible).id
+                largest = largest_deployment(eligible)
+                assert largest is not None  # raise_if_none left at least one eligible deployment
+                decision.counterfactual_deployment = largest.id
         except Exception as exc:
             err = as_gateway_error(exc)
             if admission is not None:

@@ -221,7 +221,7 @@ class MessagesStreamTranslator:
 
     def _start(self, chat_id: str | None) -> list[tuple[str, dict[str, Any]]]:
         self.started = True
-        message = {"id": _message_id(chat_id), "type": "message", "role": "assistant", "model": self.model,
+        message: dict[str, Any] = {"id": _message_id(chat_id), "type": "message", "role": "assistant", "model": self.model,
                    "content": [], "stop_reason": None, "stop_sequence": None,
                    "usage": {"input_tokens": 0, "output_tokens": 0}}
         return [("message_start", {"type": "message_start", "message": message})]

@@ -120,7 +120,7 @@ SCHEMAS: dict[str, Any] = {
     },
 }
 
-_AUTH = [{"bearer": []}]
+_AUTH: list[dict[str, list[str]]] = [{"bearer": []}]
 _DEADLINE = {"name": "x-aiguillage-deadline-ms", "in": "header", "required": False,
              "description": "Total deadline for this request, fallbacks included (default: resilience.deadline_s).",
              "schema": {"type": "integer", "minimum": 1, "maximum": 3600000}}

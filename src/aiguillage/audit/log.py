@@ -224,7 +224,7 @@ class AuditLog:
             pruned = conn.execute(
                 sa.update(entries).where(entries.c.seq < cut, entries.c.body.is_not(None)).values(body=None)
             ).rowcount
-            summary = {
+            summary: dict[str, Any] = {
                 "content_deleted": int(n_content or 0),
                 "content_before": content_before,
                 "metadata_pruned": int(pruned or 0),

@@ -199,7 +199,7 @@ def _preflight(
     if max_seq is not None and max_seq >= head.size:
         extra = conn.execute(sa.select(sa.func.min(entries.c.seq)).where(entries.c.seq >= head.size)).scalar()
         raise _Bad(
-            entry_name(int(extra), None),
+            entry_name(int(extra or 0), None),
             f"entry #{extra}: appended out of band (the signed head has {head.size} entries)",
         )
     if n_rows > head.size:

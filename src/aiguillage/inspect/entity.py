@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right, insort
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 PERSON = "PERSON"
@@ -64,7 +65,7 @@ class Spans:
 
     __slots__ = ("_starts", "_ends")
 
-    def __init__(self, spans: list[tuple[int, int]] | tuple[()] = ()) -> None:
+    def __init__(self, spans: Sequence[tuple[int, int]] = ()) -> None:
         merged: list[list[int]] = []
         for start, end in sorted(spans):
             if merged and start <= merged[-1][1]:

@@ -7,7 +7,7 @@ its official check-digit algorithm, so look-alike invoice and order numbers are 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 from aiguillage.inspect import checksums, cues
 from aiguillage.inspect.entity import CREDIT_CARD, IBAN, NATIONAL_ID, Entity, Spans
@@ -151,7 +151,7 @@ _NIR_DIGITS = 15
 _ASCII_LETTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 
 
-def find_national_ids(text: str, windows: list[Window] | None = None, taken: list[tuple[int, int]] = (),
+def find_national_ids(text: str, windows: list[Window] | None = None, taken: Sequence[tuple[int, int]] = (),
                       lowered: str | None = None, cf_cores: list[int] | None = None) -> list[Entity]:
     """`windows`: digit_windows(text, n) for any n ≤ 7, if the caller already has them; `taken`: spans already
     found (IBANs, cards), whose digits are not searched again; `lowered`: text.lower(); `cf_cores`: the starts

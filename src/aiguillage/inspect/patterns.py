@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import phonenumbers
 
@@ -23,6 +23,12 @@ _LOCAL_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._
 _DOMAIN_RUN = re.compile(r"[A-Za-z0-9.\-]*+")
 
 
+def _run_end(run: re.Pattern[str], text: str, at: int) -> int:
+    """Where a run of ``run``'s characters starting at ``at`` ends (the pattern matches empty runs too)."""
+    m = run.match(text, at)
+    return m.end() if m is not None else at
+
+
 def find_emails(text: str) -> Iterator[Entity]:
     """_EMAIL's matches, found from each '@' instead of trying the pattern at every offset: a match holds
     exactly one '@', starts within the run of local-part characters before it and ends within the run of
@@ -32,7 +38,7 @@ def find_emails(text: str) -> Iterator[Entity]:
     while at != -1:
         local = text[done:at]
         start = done + len(local.rstrip(_LOCAL_CHARS))
-        end = min(len(text), _DOMAIN_RUN.match(text, at + 1).end() + 1)
+        end = min(len(text), _run_end(_DOMAIN_RUN, text, at + 1) + 1)
         m = _EMAIL.search(text, start, end)
         if m:
             done = m.end()
@@ -72,7 +78,7 @@ def _phone_ok(candidate: str, regions: tuple[str, ...], cued: bool) -> bool:
     return False
 
 
-def find_phones(text: str, language: str | None, taken: list[tuple[int, int]] = (),
+def find_phones(text: str, language: str | None, taken: Sequence[tuple[int, int]] = (),
                 windows: list[Window] | None = None) -> Iterator[Entity]:
     """`taken`: spans already found (IBAN, card, identifier, date…), whose digits are not phone numbers;
     `windows`: digit_windows(text, n) for any n ≤ 7, if the caller already has them."""
@@ -141,6 +147,7 @@ _HEX_COLON = "0123456789ABCDEFabcdef:"
 _HEX_COLON_RUN = re.compile(r"[0-9A-Fa-f:]*")
 
 
+
 def find_ips(text: str, windows: list[Window] | None = None) -> Iterator[Entity]:
     """`windows`: digit_windows(text, n) for any n ≤ 4, if the caller already has them: an IPv4 address,
     digits and dots only, always lies inside one."""
@@ -152,7 +159,7 @@ def find_ips(text: str, windows: list[Window] | None = None) -> Iterator[Entity]
     hint = _IPV6_HINT.search(text)
     while hint:
         start = len(text[: hint.start()].rstrip(_HEX_COLON))
-        end = _HEX_COLON_RUN.match(text, hint.start()).end()
+        end = _run_end(_HEX_COLON_RUN, text, hint.start())
         for m in _IPV6.finditer(text, start, min(len(text), end + 1)):
             if m.group().count(":") >= 2:
                 yield from _ip(m, "IPV6", 0.9)

@@ -40,9 +40,9 @@ def predicted_success(
     probs: dict[str, float] = {}
     how: dict[str, str] = {}
     for d in eligible:
-        col = dep_to_col.get(d.id)
-        if col is not None and col in by_column:
-            probs[d.id], how[d.id] = by_column[col], "model"
+        dep_col = dep_to_col.get(d.id)
+        if dep_col is not None and dep_col in by_column:
+            probs[d.id], how[d.id] = by_column[dep_col], "model"
             continue
         probs[d.id], how[d.id] = _from_tiers(TIER_RANK[d.tier], tier_mean)
     return probs, how

@@ -77,9 +77,10 @@ class PromptSuccessModel:
         return self._names
 
     def fast(self) -> FastScorer:
-        if getattr(self, "_fast", None) is None:
-            self._fast = FastScorer(self)
-        return self._fast
+        fast = getattr(self, "_fast", None)
+        if fast is None:
+            fast = self._fast = FastScorer(self)
+        return fast
 
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "_names": None, "_fast": None}
