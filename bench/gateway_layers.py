@@ -12,7 +12,9 @@ own process), adding one part of the request path to the layer before it:
 4. parsing and ``ChatPipeline.prepare`` alone (key already checked; no upstream call);
 5. the pipeline: prepare, call, charge, and the durable record (group commit, audit log on);
 6. the whole app over RSGI: key check, body, pipeline, response (as granian drives it for
-   ``aiguillage serve``).
+   ``aiguillage serve``);
+7–9. layer 5 without the audit sink, with no sinks at all (empty commits), and with no writer:
+   what the durable record costs, part by part.
 
 Per layer and request: CPU of the event-loop thread, CPU of the group-commit writer thread, and
 wall time (best of ``--rounds``; CPU time is far less sensitive to the noisy VM than wall time).
@@ -106,6 +108,21 @@ async def run(app: App, key: str, base_url: str, args: argparse.Namespace) -> No
         prep = await chat.prepare(info, req, "layers", "/v1/chat/completions", None, None)
         await chat.complete(req, prep)
 
+    writer = gw.writer
+    assert writer is not None
+    sinks = list(writer.sinks)
+
+    def with_sinks(keep: list, no_writer: bool = False) -> Callable[[], Awaitable[object]]:
+        """The pipeline with only ``keep`` of the writer's sinks (or no writer at all)."""
+        async def run_it() -> None:
+            writer.sinks = keep
+            gw.writer = None if no_writer else writer
+            try:
+                await pipeline()
+            finally:
+                writer.sinks, gw.writer = sinks, writer
+        return run_it
+
     async def whole_app() -> None:
         proto = RsgiProto(body)
         await app.__rsgi__(scope, proto)
@@ -117,7 +134,13 @@ async def run(app: App, key: str, base_url: str, args: argparse.Namespace) -> No
                       ("3. caller (slot, breaker, timeout) + provider", caller_call),
                       ("4. parse + prepare (no call)", prepare_only),
                       ("5. pipeline: prepare, call, charge, durable record", pipeline),
-                      ("6. whole app (RSGI)", whole_app)]
+                      ("6. whole app (RSGI)", whole_app),
+                      # What the durable record costs, by part: layer 5 without the audit
+                      # sink, with no sinks (the batching, futures and record dict, empty
+                      # commits), and without the writer.
+                      ("7. layer 5 without the audit sink", with_sinks([x for x in sinks if x.__class__.__name__ != "AuditSink"])),
+                      ("8. layer 5 with no sinks (empty commits)", with_sinks([])),
+                      ("9. layer 5 with no writer", with_sinks([], no_writer=True))]
     for i, (name, one) in enumerate(layers, 1):
         if args.only and i not in args.only:
             continue
