@@ -80,6 +80,8 @@ def test_proofs_fail_when_they_should(log: AuditLog, tmp_path) -> None:  # type:
     assert not broken(lambda p: p.update(root="11" * 32))
     assert not broken(lambda p: p["checkpoint"].update(ts=p["checkpoint"]["ts"] + 1))
     assert not broken(lambda p: p.update(tree_size=22))
+    # A pruned-looking entry: nothing would tie its other fields to the leaf hash it brings.
+    assert not broken(lambda p: p["entry"].update(body=None, tenant="evil"))
     other = KeyRing.load_or_create(tmp_path / "other-keys").public_pem()
     assert not verify_proof(proof, other)[0]
 
@@ -88,3 +90,10 @@ def test_unknown_decision_cannot_be_proved(log: AuditLog) -> None:
     fill(log, 3)
     with pytest.raises(KeyError):
         log.prove("0" * 32)
+
+
+def test_a_negative_leaf_index_is_refused() -> None:
+    data = [bytes([i]) for i in range(16)]
+    leaf, path, root = merkle.leaf_hash(data[15]), _path(15, data), _mth(data)
+    assert merkle.verify_inclusion(leaf, 15, 16, path, root)
+    assert not merkle.verify_inclusion(leaf, -1, 16, path, root)  # -1 walks the same path as 15

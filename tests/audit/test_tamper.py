@@ -193,3 +193,90 @@ def test_chunked_and_parallel_verification_agree(tmp_path: Path) -> None:
         res = verify(db.engine, log.keys.public, workers=1, chunk_bits=3)
         assert not res.ok and res.first_bad is not None and res.first_bad.startswith("entry #31")
     db.dispose()
+
+
+def _pruned_log(log: AuditLog) -> None:
+    """A log whose first 8 entries retention has pruned (metadata older than the minimum)."""
+    import time
+
+    now = time.time()
+    fill(log, 8, received_at=now - 200 * 86400)
+    fill(log, 4, received_at=now)
+    assert log.apply_retention(now=now)["metadata_pruned"] == 8
+    res = log.verify()
+    assert res.ok and "8 pruned" in res.message, res.message
+
+
+@pytest.mark.parametrize("field", ["kind", "event_id", "tenant", "ts"])
+def test_metadata_written_back_into_a_pruned_entry_is_detected(log: AuditLog, field: str) -> None:
+    # The leaf hash covers these together with the body: once the body is pruned, nothing could
+    # prove them unchanged, so retention clears them and verify insists they stay cleared.
+    _pruned_log(log)
+    forged = {"kind": "decision", "event_id": "f" * 32, "tenant": "evil", "ts": 1.0}
+    _exec(log, sa.update(entries).where(entries.c.seq == 3).values({field: forged[field]}))
+    res = log.verify()
+    assert not res.ok and res.first_bad == "entry #3", res.message
+
+
+def test_a_retention_run_does_not_make_an_earlier_out_of_band_pruning_look_allowed(log: AuditLog) -> None:
+    fill(log, N)
+    _exec(log, sa.update(entries).where(entries.c.seq < 5).values(body=None))
+    assert not log.verify().ok
+    summary = log.apply_retention()  # nothing is old enough: it prunes nothing
+    assert summary["metadata_pruned"] == 0 and summary["metadata_pruned_before_seq"] == 0
+    res = log.verify()
+    assert not res.ok and res.first_bad == "entry #0", res.message
+
+
+def test_retention_carries_its_allowance_forward(log: AuditLog) -> None:
+    _pruned_log(log)
+    assert log.apply_retention()["metadata_pruned_before_seq"] == 8  # prunes nothing, allows as before
+    assert log.verify().ok
+
+
+def test_an_altered_stored_frontier_is_detected_before_the_next_append(log: AuditLog) -> None:
+    fill(log, N)
+    with log.db.engine.connect() as conn:
+        frontier = conn.execute(sa.select(state.c.frontier)).scalar_one()
+    _exec(log, sa.update(state).values(frontier=bytes(len(frontier))))
+    res = log.verify()
+    assert not res.ok and res.first_bad == "tree head" and "frontier" in res.message
+
+
+def test_verify_is_not_fooled_by_retention_committing_during_the_pass(log: AuditLog, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The entries are read after the head's snapshot: a retention run that commits in between
+    # prunes bodies below that head, while its event lies beyond it.
+    import time
+
+    from aiguillage.audit import verify as verify_mod
+
+    now = time.time()
+    fill(log, 8, received_at=now - 200 * 86400)
+    fill(log, 4, received_at=now)
+    real_run, runs = verify_mod._run, []
+
+    def retention_then_run(*args: Any, **kwargs: Any) -> Any:
+        if not runs:
+            log.apply_retention(now=now)
+        runs.append(1)
+        return real_run(*args, **kwargs)
+
+    monkeypatch.setattr(verify_mod, "_run", retention_then_run)
+    res = log.verify()
+    assert res.ok and "8 pruned" in res.message, res.message
+    assert len(runs) == 2  # the second pass, on a new snapshot
+
+
+@pytest.mark.parametrize("change", ["CAST(body AS TEXT)", "CAST(nodes AS TEXT) || x'ff'", "x'ff'"])
+def test_a_value_stored_with_another_type_names_its_entry(
+    tmp_path: Path, databases: list[Database], change: str
+) -> None:
+    # SQLite only: it stores any type in any column, where PostgreSQL's column types refuse it.
+    db = Database(f"sqlite:///{tmp_path / 'typed.db'}")
+    databases.append(db)
+    log = AuditLog(db, settings_with())
+    fill(log, N)
+    column = "kind" if change == "x'ff'" else change.split("(")[1].split()[0]
+    _exec(log, sa.text(f"UPDATE audit_entries SET {column} = {change} WHERE seq = 2"))
+    res = log.verify()
+    assert not res.ok and res.first_bad is not None and res.first_bad.startswith("entry #2"), res.message

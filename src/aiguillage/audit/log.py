@@ -24,6 +24,7 @@ from aiguillage.audit.export import export_lines
 from aiguillage.audit.keys import KeyRing, load_public_key, prompt_hmac
 from aiguillage.audit.tables import entries, meta, state
 from aiguillage.audit.verify import VerifyResult, verify
+from aiguillage.audit.verify_chunk import PRUNED_KIND, PRUNED_TENANT, PRUNED_TS
 from aiguillage.config import Settings, load_settings
 from aiguillage.store.db import Database
 
@@ -221,15 +222,20 @@ class AuditLog:
                 sa.select(sa.func.min(entries.c.seq)).where(entries.c.ts >= meta_before)
             ).scalar()
             cut = head.size if first_kept is None else int(first_kept)
+            before = _allowed_so_far(conn)
             pruned = conn.execute(
-                sa.update(entries).where(entries.c.seq < cut, entries.c.body.is_not(None)).values(body=None)
+                sa.update(entries).where(entries.c.seq < cut, entries.c.body.is_not(None)).values(_PRUNED)
             ).rowcount
+            # Entries an earlier version pruned kept their metadata: clear it the same way. Only
+            # below what earlier retention events allowed: a body removed out of band stays a fault.
+            conn.execute(sa.update(entries).where(
+                entries.c.seq < before, entries.c.body.is_(None), entries.c.kind != PRUNED_KIND).values(_PRUNED))
             summary: dict[str, Any] = {
                 "content_deleted": int(n_content or 0),
                 "content_before": content_before,
                 "metadata_pruned": int(pruned or 0),
                 "metadata_before": meta_before,
-                "metadata_pruned_before_seq": cut if pruned else _allowed_so_far(conn),
+                "metadata_pruned_before_seq": max(cut, before) if pruned else before,
             }
             summary["event_id"] = self._append_event(conn, "retention", "", summary)
         self._checkpoint_wal()
@@ -241,10 +247,23 @@ class AuditLog:
                 conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
+# A pruned entry keeps its position and stored hashes only (see verify_chunk.PRUNED_KIND).
+_PRUNED = {
+    "body": None, "kind": PRUNED_KIND, "tenant": PRUNED_TENANT, "ts": PRUNED_TS,
+    "event_id": sa.literal("pruned-") + sa.cast(entries.c.seq, sa.String),
+}
+
+
 def _allowed_so_far(conn: Connection) -> int:
-    """Keep the pruning allowance monotonic when this run pruned nothing."""
-    n = conn.execute(sa.select(sa.func.count()).select_from(entries).where(entries.c.body.is_(None))).scalar()
-    return int(n or 0)
+    """What the latest retention event allowed to be pruned: carried forward by a run that prunes
+    nothing, so the allowance never shrinks. Never the count of bodies found missing: that would
+    make a body removed out of band look allowed. (The latest retention event always keeps its
+    body: a run prunes only entries older than itself.)"""
+    body = conn.execute(
+        sa.select(entries.c.body).where(entries.c.kind == "retention", entries.c.body.is_not(None))
+        .order_by(entries.c.seq.desc()).limit(1)
+    ).scalar()
+    return int(orjson.loads(body).get("metadata_pruned_before_seq", 0)) if body else 0
 
 
 def _epoch(t: float | datetime | None) -> float | None:

@@ -107,7 +107,7 @@ def audit_path(
 
 def verify_inclusion(leaf: bytes, index: int, size: int, path: Sequence[bytes], expected_root: bytes) -> bool:
     """RFC 9162 section 2.1.3.2."""
-    if index >= size:
+    if not 0 <= index < size:
         return False
     fn, sn, r = index, size - 1, leaf
     for p in path:

@@ -196,8 +196,8 @@ def processing_record(settings: Settings, controller: str | None = None, now: da
         "## Retention",
         "",
         f"- Request metadata (audit log): kept at least {a.metadata_retention_days} days (the AI Act "
-        "requires at least six months, Art. 19(1) and 26(6)); afterwards event bodies are pruned and "
-        "the pruning is logged.",
+        "requires at least six months, Art. 19(1) and 26(6)); afterwards the events are pruned to their "
+        "position and hashes in the log, and the pruning is logged.",
         f"- Prompt and answer text: {kept}"
         f"; when stored, deleted after {a.content_retention_days} days or on erasure request (Art. 17).",
         "",

@@ -15,12 +15,14 @@ def verify_proof(proof: dict[str, Any], public_key_pem: str) -> tuple[bool, str]
     try:
         entry = proof["entry"]
         leaf = bytes.fromhex(proof["leaf_hash"])
-        if entry["body"] is not None:
-            data = leaf_input(
-                entry["seq"], entry["kind"], entry["event_id"], entry["tenant"], entry["ts"], entry["body"]
-            )
-            if merkle.leaf_hash(data) != leaf:
-                return False, "the entry does not hash to the proof's leaf hash"
+        if entry["body"] is None:
+            # Nothing would tie the entry's other fields to the leaf hash the proof brings along.
+            return False, "the entry's body was pruned by retention: there is nothing left to prove"
+        data = leaf_input(
+            entry["seq"], entry["kind"], entry["event_id"], entry["tenant"], entry["ts"], entry["body"]
+        )
+        if merkle.leaf_hash(data) != leaf:
+            return False, "the entry does not hash to the proof's leaf hash"
         if entry["seq"] != proof["leaf_index"] or entry["event_id"] != proof["decision_id"]:
             return False, "the entry is not the one the proof names"
         cp = proof["checkpoint"]

@@ -4,6 +4,8 @@
 every column except ``nodes`` (the Merkle nodes that entry completed, kept so inclusion proofs
 need a few rows, and themselves checked by ``verify``). ``body`` is the canonical JSON of the
 event; ``NULL`` only after metadata retention pruned it, which a later retention event records.
+Pruning also clears ``kind``, ``event_id``, ``tenant`` and ``ts`` (verify_chunk.PRUNED_KIND): the
+leaf hash covers them with the body, so without it nothing could show them unchanged.
 
 Content (prompt/answer text) never enters the log: it lives in ``audit_content``, encrypted
 with a per-subject key from ``audit_subject_keys``; erasing a subject deletes that key.
