@@ -28,6 +28,7 @@ from aiguillage.config import Deployment, ResilienceSettings
 from aiguillage.decision import Attempt, Decision
 from aiguillage.errors import GatewayError, Overloaded, UpstreamError, UpstreamRateLimited, UpstreamTimeout
 from aiguillage.providers.base import Provider
+from aiguillage.providers.shape import SHAPE_ERRORS, checked_chunk, checked_completion, malformed
 from aiguillage.routing.base import Verifier
 from aiguillage.tokens import content_text
 
@@ -191,7 +192,7 @@ class Caller:
             t = time.perf_counter()
             try:
                 async with asyncio.timeout(limit):
-                    resp = await self.providers[dep.id].complete(body_for(dep))
+                    resp = await _complete(self.providers[dep.id], body_for(dep), dep.id)
             except TimeoutError:
                 upstream_s += time.perf_counter() - t
                 if limit < remaining:
@@ -287,7 +288,7 @@ class Caller:
         try:
             it = provider.stream(body_for(dep)).__aiter__()
             async with asyncio.timeout(first_timeout):
-                first = await it.__anext__()
+                first = await _next_chunk(it, dep.id)
         except (UpstreamError, TimeoutError, StopAsyncIteration) as exc:
             await _aclose(it)
             await slot.__aexit__(None, None, None)
@@ -325,7 +326,7 @@ class Caller:
                 wait = min(t.idle, end - time.monotonic())
                 try:
                     async with asyncio.timeout(max(0.0, wait)):
-                        chunk = await it.__anext__()
+                        chunk = await _next_chunk(it, dep.id)
                 except StopAsyncIteration:
                     return
                 except TimeoutError:
@@ -340,6 +341,20 @@ class Caller:
         finally:
             await _aclose(it)
             await slot.__aexit__(None, None, None)
+
+
+async def _complete(provider: Provider, body: dict[str, Any], deployment: str) -> dict[str, Any]:
+    try:
+        return checked_completion(deployment, await provider.complete(body))
+    except SHAPE_ERRORS as exc:
+        raise malformed(deployment) from exc
+
+
+async def _next_chunk(it: AsyncIterator[dict[str, Any]], deployment: str) -> dict[str, Any]:
+    try:
+        return checked_chunk(deployment, await it.__anext__())
+    except SHAPE_ERRORS as exc:
+        raise malformed(deployment, "stream event") from exc
 
 
 async def _aclose(it: Any) -> None:

@@ -131,6 +131,11 @@ class FakeOpenAI:
         }
         if action != "nousage":
             resp["usage"] = usage
+        # Answers of the wrong shape, as a broken or hostile upstream might send.
+        if action == "bad-message":
+            resp["choices"] = [{"index": 0, "message": 5, "finish_reason": "stop"}]
+        if action == "bad-usage":
+            resp["usage"] = {"prompt_tokens": "a", "completion_tokens": 7}
         # "cookie": answer with a session cookie, as load balancers in front of vendor APIs do
         headers = {"Set-Cookie": f"affinity={len(self.requests)}; Path=/"} if action == "cookie" else None
         return web.Response(body=orjson.dumps(resp), content_type="application/json", headers=headers)
@@ -142,9 +147,12 @@ class FakeOpenAI:
         base = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": int(time.time()),
                 "model": body["model"]}
         pieces = [text[i:i + 4] for i in range(0, len(text), 4)]
-        first = {**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]}
-        await resp.write(b"data: " + orjson.dumps(first) + b"\n\n")
+        first: Any = {**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""},
+                                            "finish_reason": None}]}
+        await resp.write(b"data: " + orjson.dumps([1] if action == "bad-first" else first) + b"\n\n")
         for n, piece in enumerate(pieces):
+            if action == "bad-mid" and n == 1:
+                await resp.write(b"data: " + orjson.dumps({**base, "choices": [{"index": 0, "delta": "x"}]}) + b"\n\n")
             if action == "midstream" and n == 1:
                 assert request.transport is not None
                 request.transport.abort()

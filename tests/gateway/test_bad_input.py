@@ -4,11 +4,15 @@ keeps serving: each case is followed by a good request."""
 from __future__ import annotations
 
 import socket
+from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.fakes.openai_upstream import FakeOpenAI
 from tests.gateway.conftest import ThreeTier
+from tests.support import GatewayProcess, catalog, openai_deployment
 
 GOOD = {"messages": [{"role": "user", "content": "hello"}]}
 
@@ -141,3 +145,112 @@ def test_fallback_to_next_cheapest_on_retryable_failure(tt: ThreeTier) -> None:
     assert r.status_code == 200
     assert r.headers["x-aiguillage-model"] == "onprem-medium"
     assert len(tt.small.requests) == 1 and len(tt.medium.requests) == 1
+
+
+def _nested(depth: int) -> bytes:
+    return b'{"x": ' + b"[" * depth + b"]" * depth + b', "messages": [{"role": "user", "content": "hi"}]}'
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_json_nested_too_deep_is_400_and_never_sent_upstream(tt: ThreeTier, stream: bool) -> None:
+    # Readable JSON that could not be written back out (orjson writes ~254 levels): refuse it up front.
+    body = _nested(254)[:-1] + (b', "stream": true}' if stream else b"}")
+    err = assert_error(post(tt, body), 400, "invalid_request_error")
+    assert "nests deeper" in err["message"]
+    assert not any(f.requests for f in tt.fakes)
+    assert post(tt, _nested(100)).status_code == 200  # deep, but not too deep
+    assert_still_serving(tt)
+
+
+class Pair:
+    """A gateway in front of a primary and a fallback whose breakers never open: every request
+    really reaches the primary, whatever the earlier tests did to it."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.primary = FakeOpenAI("primary", answer="Primaire.").start()
+        self.fallback = FakeOpenAI("fallback", answer="Secours.").start()
+        cfg = catalog(openai_deployment("primary", self.primary.url, "small", "eu", ("0.2", "0.6"),
+                                        capabilities=["chat", "stream"]),
+                      openai_deployment("fallback", self.fallback.url, "medium", "eu", ("1", "3"),
+                                        capabilities=["chat", "stream"]),
+                      resilience={"breaker_failures": 1_000_000, "backoff_base_s": 0.01})
+        self.gw = GatewayProcess(tmp, cfg).start()
+        self.key = self.gw.key("acme")
+
+    def chat(self, stream: bool) -> tuple[httpx.Response, str]:
+        with httpx.stream("POST", self.gw.url + "/v1/chat/completions", json={**GOOD, "stream": stream},
+                          timeout=20, headers={"authorization": f"Bearer {self.key}"}) as r:
+            return r, r.read().decode()
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
+    p = Pair(tmp_path_factory.mktemp("pair"))
+    try:
+        yield p
+    finally:
+        p.gw.stop()
+        p.primary.stop()
+        p.fallback.stop()
+
+
+@pytest.mark.parametrize(("action", "stream"), [("bad-message", False), ("bad-usage", False), ("bad-first", True)])
+def test_a_malformed_answer_is_an_upstream_failure_and_the_next_deployment_answers(
+    pair: Pair, action: str, stream: bool
+) -> None:
+    pair.primary.reset()
+    pair.fallback.reset()
+    pair.primary.plan(action, action, action)
+    r, text = pair.chat(stream)
+    assert r.status_code == 200, text
+    assert r.headers["x-aiguillage-model"] == "fallback"
+    assert len(pair.primary.requests) >= 1 and len(pair.fallback.requests) == 1
+    assert "Seco" in text  # streamed four characters at a time
+
+
+def test_a_malformed_event_mid_stream_ends_in_an_upstream_error_event(pair: Pair) -> None:
+    pair.primary.reset()
+    pair.primary.plan("bad-mid")
+    r, text = pair.chat(stream=True)
+    assert r.status_code == 200 and r.headers["x-aiguillage-model"] == "primary"
+    assert "upstream_error" in text and "malformed stream event" in text and "internal" not in text, text
+    assert pair.chat(stream=False)[0].status_code == 200
+
+
+def _deep_list(depth: int) -> list:
+    out: list = []
+    for _ in range(depth - 1):
+        out = [out]
+    return out
+
+
+def _post_to(tt: ThreeTier, path: str, body: dict) -> httpx.Response:
+    return httpx.post(tt.gw.url + path, json=body, timeout=20,
+                      headers={"authorization": f"Bearer {tt.key}", "x-api-key": tt.key})
+
+
+@pytest.mark.parametrize("extra", [
+    {"system": [{"type": "text", "text": 5}]},
+    {"messages": [{"role": "user", "content": [{"type": "image", "source": "x"}]}]},
+    {"messages": [{"role": "user", "content": [{"type": "document", "source": "abc"}]}]},
+    {"stream": "yes"},
+])
+def test_ill_typed_messages_api_fields_are_400_in_anthropic_format(tt: ThreeTier, extra: dict) -> None:
+    body = {"model": "auto", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}], **extra}
+    r = _post_to(tt, "/v1/messages", body)
+    assert r.status_code == 400, r.text
+    assert r.json()["type"] == "error" and r.json()["error"]["type"] == "invalid_request_error", r.text
+    assert not any(f.requests for f in tt.fakes)
+    assert_still_serving(tt)
+
+
+@pytest.mark.parametrize("extra", [
+    {"tools": 5},
+    {"stream": "yes"},
+    {"metadata": {"x": _deep_list(200)}},  # echoed back by the Responses API: refused before the call
+])
+def test_ill_typed_responses_api_fields_are_400(tt: ThreeTier, extra: dict) -> None:
+    r = _post_to(tt, "/v1/responses", {"model": "auto", "input": "hi", **extra})
+    assert_error(r, 400, "invalid_request_error")
+    assert not any(f.requests for f in tt.fakes)
+    assert_still_serving(tt)

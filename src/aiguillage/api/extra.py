@@ -37,6 +37,20 @@ async def _translated(items: Any, tr: Any) -> Any:
         yield _sse(tail)
 
 
+def _translated_request(translate: Any, body: dict[str, Any], api: str) -> dict[str, Any]:
+    """The request in the chat format. A field of the wrong shape that the translation trips
+    over is the client's error (400), like every other ill-typed field, not the gateway's."""
+    if "stream" in body and not isinstance(body["stream"], bool):
+        raise InvalidRequest("'stream' must be a boolean", param="stream")
+    try:
+        out: dict[str, Any] = translate(body)
+    except GatewayError:
+        raise
+    except (TypeError, AttributeError, ValueError, KeyError, IndexError):
+        raise InvalidRequest(f"a field of the request has the wrong type or shape for the {api} API") from None
+    return out
+
+
 def register_routes(app: App) -> None:
     from aiguillage.api.app import _headers, send_json, stream_out
 
@@ -63,7 +77,7 @@ def register_routes(app: App) -> None:
             if not isinstance(body, dict):
                 raise InvalidRequest("the request body must be a JSON object")
             model = str(body.get("model") or "auto")
-            chat = parse_chat(am.messages_request_to_chat(body))
+            chat = parse_chat(_translated_request(am.messages_request_to_chat, body, "Messages"))
             headers, resp, items = await app.run_chat(req, chat, "/v1/messages")
         except GatewayError as err:
             await send_json(req, err.status, am.error_to_anthropic(err), _headers(req, err.headers))
@@ -79,7 +93,7 @@ def register_routes(app: App) -> None:
         if not isinstance(body, dict):
             raise InvalidRequest("the request body must be a JSON object")
         model = str(body.get("model") or "auto")
-        chat = parse_chat(rs.responses_request_to_chat(body))
+        chat = parse_chat(_translated_request(rs.responses_request_to_chat, body, "Responses"))
         headers, resp, items = await app.run_chat(req, chat, "/v1/responses")
         if items is None:
             await send_json(req, 200, rs.chat_response_to_responses(resp or {}, model, request=body),

@@ -48,13 +48,34 @@ class ChatRequest:
         return body
 
 
+# orjson reads JSON nested 1,024 deep but writes only about 254 levels: a body nested past that
+# would be accepted, sent on, paid for, and then fail to be written back. The gateway adds a few
+# levels of its own around what it echoes (the Responses API's request, for example).
+MAX_DEPTH = 128
+
+
 def parse_json(raw: bytes) -> Any:
     if not raw:
         raise InvalidRequest("the request body is empty; send a JSON object")
     try:
-        return orjson.loads(raw)
+        body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise InvalidRequest(f"the request body is not valid JSON: {exc}") from None
+    # Only a body with that many brackets can nest that deep; the count is cheap, the walk is not.
+    if raw.count(b"[") + raw.count(b"{") > MAX_DEPTH and _deeper_than(body, MAX_DEPTH):
+        raise InvalidRequest(f"the request body nests deeper than {MAX_DEPTH} levels")
+    return body
+
+
+def _deeper_than(obj: Any, limit: int) -> bool:
+    stack = [(obj, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
+    return False
 
 
 def _number(body: dict[str, Any], name: str, lo: float, hi: float) -> None:
