@@ -123,6 +123,20 @@ def test_a_header_value_that_is_not_ascii_is_refused(served: Served) -> None:
     served.assert_serving()
 
 
+@pytest.mark.parametrize("name", ["authorization", "x-aiguillage-subject"])
+def test_a_credential_or_subject_header_given_twice_is_refused(served: Served, name: str) -> None:
+    # The interfaces would each pick a different copy: one request, two possible payers.
+    other = served.gw.key("someone-else")
+    values = {"authorization": (f"Bearer {served.key}", f"Bearer {other}"), "x-aiguillage-subject": ("ana", "ben")}
+    headers = [("authorization", f"Bearer {served.key}")] if name != "authorization" else []
+    headers += [(name, v) for v in values[name]]
+    r = httpx.post(served.gw.url + "/v1/chat/completions", json=GOOD, headers=headers, timeout=20)
+    assert r.status_code == 400, r.text
+    err = r.json()["error"]
+    assert err["type"] == "invalid_request_error" and err["param"] == name and "more than once" in err["message"]
+    served.assert_serving()
+
+
 def test_a_request_id_that_cannot_be_sent_back_is_replaced(served: Served) -> None:
     r = served.post(b'{"messages": [{"role": "user", "content": "hi"}]}', **{"x-request-id": "abc\tdef"})
     assert r.status_code == 200, r.text

@@ -22,6 +22,11 @@ from aiguillage.keys import KeyInfo
 
 Headers = list[tuple[str, str]]
 
+# Headers that decide who pays and whose data it is. Sent twice, the two server interfaces
+# would each pick a different copy (granian's RSGI mapping the first, an ASGI dict the last):
+# such a request is refused rather than billed to a guess.
+SINGLE = frozenset({"authorization", "x-api-key", "api-key", "x-aiguillage-subject"})
+
 
 class Request(abc.ABC):
     """The request, and the means to answer it. Subclasses bind it to one server interface."""
@@ -44,13 +49,22 @@ class Request(abc.ABC):
     def _present(self, name: str) -> bool:
         """Whether the request carries the header at all."""
 
+    @abc.abstractmethod
+    def _repeated(self, name: str) -> bool:
+        """Whether the request carries the header more than once."""
+
     def header(self, name: str) -> str | None:
         """A header's value (``name`` in lower case). Values must be ASCII, as HTTP asks: a value
         that is not is refused rather than read in a guessed encoding, so that, for example, a
-        data subject's id is never silently replaced by the tenant's."""
+        data subject's id is never silently replaced by the tenant's. The ``SINGLE`` headers must
+        come once."""
         v = self._raw(name)
-        if v is None and self._present(name):
-            raise InvalidRequest(f"the {name} header must be ASCII; percent-encode other characters", param=name)
+        if v is None:
+            if self._present(name):
+                raise InvalidRequest(f"the {name} header must be ASCII; percent-encode other characters",
+                                     param=name)
+        elif name in SINGLE and self._repeated(name):
+            raise InvalidRequest(f"the {name} header is given more than once", param=name)
         return v
 
     @property
@@ -113,6 +127,10 @@ class RsgiRequest(Request):
     def _present(self, name: str) -> bool:
         return name in self._headers
 
+    def _repeated(self, name: str) -> bool:
+        items = self._headers.items()
+        return len(items) != len(self._headers.keys()) and sum(k == name for k, _ in items) > 1
+
     @property
     def query_string(self) -> str:
         return str(self._scope.query_string)
@@ -173,7 +191,9 @@ class AsgiRequest(Request):
 
     def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
         self._scope = scope
-        self._headers: dict[bytes, bytes] = dict(scope["headers"])
+        self._headers: dict[bytes, bytes] = {}
+        for k, v in scope["headers"]:
+            self._headers.setdefault(k, v)  # the first, as granian's RSGI mapping answers
         self._receive = receive
         self._send = send
         super().__init__(scope["method"], scope["path"])
@@ -184,6 +204,11 @@ class AsgiRequest(Request):
 
     def _present(self, name: str) -> bool:
         return name.encode() in self._headers
+
+    def _repeated(self, name: str) -> bool:
+        raw = self._scope["headers"]
+        key = name.encode()
+        return len(raw) != len(self._headers) and sum(k == key for k, _ in raw) > 1
 
     @property
     def query_string(self) -> str:
