@@ -137,6 +137,26 @@ def test_a_credential_or_subject_header_given_twice_is_refused(served: Served, n
     served.assert_serving()
 
 
+def test_head_wherever_get_and_405_names_the_allowed_methods(served: Served) -> None:
+    # Load balancers' health checks often use HEAD: it answers as GET would, without the body.
+    with socket.create_connection(("127.0.0.1", served.gw.port), timeout=10) as s:
+        s.sendall(b"HEAD /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        answer = b""
+        while chunk := s.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200") and body == b"", answer
+    auth = {"authorization": f"Bearer {served.key}"}
+    r = httpx.head(served.gw.url + "/v1/models", headers=auth)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/json")
+    r = httpx.get(served.gw.url + "/v1/chat/completions", headers=auth)
+    assert r.status_code == 405 and r.headers["allow"] == "POST", r.headers
+    assert r.json()["error"]["code"] == "method_not_allowed"
+    r = httpx.delete(served.gw.url + "/v1/decisions/abc", headers=auth)
+    assert r.status_code == 405 and r.headers["allow"] == "GET, HEAD", r.text
+    served.assert_serving()
+
+
 def test_a_request_id_that_cannot_be_sent_back_is_replaced(served: Served) -> None:
     r = served.post(b'{"messages": [{"role": "user", "content": "hi"}]}', **{"x-request-id": "abc\tdef"})
     assert r.status_code == 200, r.text

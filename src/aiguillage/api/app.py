@@ -151,7 +151,16 @@ class App:
         for m, prefix, handler in self.prefix_routes:
             if m == method and path.startswith(prefix):
                 return handler, True
+        if method == "HEAD":  # what GET would answer; the server leaves the body out
+            return self._resolve("GET", path)
         return None
+
+    def _allowed(self, path: str) -> list[str]:
+        methods = {m for m, p in self.routes if p == path}
+        methods |= {m for m, prefix, _ in self.prefix_routes if path.startswith(prefix)}
+        if "GET" in methods:
+            methods.add("HEAD")
+        return sorted(methods)
 
     async def http(self, req: Request) -> None:
         method, path = req.method, req.path
@@ -159,11 +168,12 @@ class App:
         self.gw.inflight += 1
         try:
             if hit is None:
-                known = any(p == path for _, p in self.routes)
+                allowed = self._allowed(path)
                 err: GatewayError = (InvalidRequest(f"method {method} is not allowed on {path}", code="method_not_allowed")
-                                     if known else NotFound(f"no route {method} {path}", code="not_found"))
-                if known:
+                                     if allowed else NotFound(f"no route {method} {path}", code="not_found"))
+                if allowed:
                     err.status = 405
+                    err.headers["Allow"] = ", ".join(allowed)
                 await _send_error(req, err)
                 return
             handler, needs_key = hit
