@@ -150,3 +150,23 @@ def test_report_processing_from_config(home: Path, tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("models: 3\n")
     assert runner.invoke(report_app, ["processing", "--config", str(bad)]).exit_code == 2
+
+
+def test_head_then_verify_with_witnesses(home: Path, tmp_path: Path) -> None:
+    log = _default_log()
+    ids = fill(log, 10)
+    saved = runner.invoke(audit_app, ["head"])
+    assert saved.exit_code == 0, saved.output
+    assert json.loads(saved.output)["size"] == 10
+    (tmp_path / "head.json").write_text(saved.output)
+    (tmp_path / "proof.json").write_text(runner.invoke(audit_app, ["prove", ids[3]]).output)  # a proof's head counts too
+    fill(log, 5)
+    args = ["verify", "--witness", str(tmp_path / "head.json"), "--witness", str(tmp_path / "proof.json")]
+    ok = runner.invoke(audit_app, args)
+    assert ok.exit_code == 0, ok.output
+    with log.db.engine.begin() as conn:  # truncate to 9 entries; the head then fails its signature anyway
+        conn.execute(sa.delete(entries).where(entries.c.seq >= 9))
+    assert runner.invoke(audit_app, args).exit_code == 1
+    (tmp_path / "junk.json").write_text("{}")
+    junk = runner.invoke(audit_app, ["verify", "--witness", str(tmp_path / "junk.json")])
+    assert junk.exit_code == 2 and "not a saved head" in junk.output

@@ -23,7 +23,7 @@ from aiguillage.audit.content import ContentStore
 from aiguillage.audit.export import export_lines
 from aiguillage.audit.keys import KeyRing, load_public_key, prompt_hmac
 from aiguillage.audit.tables import entries, meta, state
-from aiguillage.audit.verify import VerifyResult, verify
+from aiguillage.audit.verify import VerifyResult, Witness, verify
 from aiguillage.audit.verify_chunk import PRUNED_KIND, PRUNED_TENANT, PRUNED_TS
 from aiguillage.config import Settings, load_settings
 from aiguillage.store.db import Database
@@ -129,12 +129,22 @@ class AuditLog:
         with self.db.engine.connect() as conn:
             return self.content.get(conn, decision_id)
 
-    def verify(self, public_key_pem: str | None = None, workers: int | None = None) -> VerifyResult:
+    def verify(self, public_key_pem: str | None = None, workers: int | None = None,
+               witnesses: Sequence[Witness] = ()) -> VerifyResult:
         """Recheck everything against ``public_key_pem`` (default: this installation's key).
 
-        ``workers``: processes for a large log (default: one per CPU from 262,144 entries)."""
+        ``workers``: processes for a large log (default: one per CPU from 262,144 entries).
+        ``witnesses``: signed heads saved elsewhere earlier (``head``), which the log must still hold."""
         public = load_public_key(public_key_pem) if public_key_pem else self.keys.public
-        return verify(self.db.engine, public, workers=workers)
+        return verify(self.db.engine, public, workers=workers, witnesses=witnesses)
+
+    def head(self) -> Witness:
+        """The current signed tree head, to keep outside the database (see ``verify``)."""
+        with self.db.engine.connect() as conn:
+            h = read_head(conn)
+        if h is None:
+            raise RuntimeError("the audit log has no tree head yet")
+        return Witness(h.size, h.root, h.ts, h.prev_checkpoint, h.signature)
 
     def public_key_pem(self) -> str:
         return self.keys.public_pem()

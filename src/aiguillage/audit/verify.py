@@ -12,11 +12,13 @@ writers' back show as a count that disagrees with the signed head.
 
 from __future__ import annotations
 
+import base64
 import multiprocessing
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -99,8 +101,9 @@ def _check_checkpoints(conn: Connection, public: Ed25519PublicKey, head: Head) -
 class _Combiner:
     """Folds chunk results, in leaf order, into the levels above the chunks."""
 
-    def __init__(self, cps: list[tuple[int, bytes]], bits: int) -> None:
+    def __init__(self, cps: list[tuple[int, bytes]], bits: int, witnessed: dict[int, bytes] | None = None) -> None:
         self.cps = dict(cps)
+        self.witnessed = witnessed or {}
         self.bits = bits
         self.upper: list[bytes] = []  # frontier of complete chunks (levels >= bits)
         self.count = self.pruned = self.allowed = 0
@@ -108,11 +111,20 @@ class _Combiner:
 
     def _check_cps(self, res: ChunkResult, upto: int) -> None:
         for size, local in sorted(res.at_checkpoint.items()):
-            if size <= upto and merkle.root(self.upper + local) != self.cps[size]:
+            if size > upto:
+                continue
+            root = merkle.root(self.upper + local)
+            if size in self.cps and root != self.cps[size]:
                 raise _Bad(
                     f"checkpoint at tree size {size}",
                     f"checkpoint at tree size {size}: root differs from the entries (an entry before "
                     f"#{size} was altered together with its stored hashes)",
+                )
+            if size in self.witnessed and root != self.witnessed[size]:
+                raise _Bad(
+                    f"witnessed head at tree size {size}",
+                    f"witnessed head at tree size {size}: the log's first {size} entries are not the ones "
+                    "it signed (rewritten, or replaced by another copy of the log)",
                 )
 
     def add(self, res: ChunkResult, expected: int) -> None:
@@ -156,15 +168,40 @@ def _chunks(size: int, bits: int, cps: Iterable[int]) -> list[tuple[int, int, li
     return out
 
 
+@dataclass(frozen=True)
+class Witness:
+    """A signed tree head kept outside the database (``audit head``, or a proof's checkpoint).
+    The log must still contain it: same root over its first ``size`` entries."""
+
+    size: int
+    root: bytes
+    ts: float
+    prev_checkpoint: int
+    signature: bytes
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Witness:
+        d = data.get("checkpoint", data)  # an `audit prove` output carries its head there
+        return cls(int(d["size"]), bytes.fromhex(d["root"]), float(d["ts"]), int(d["prev_checkpoint"]),
+                   base64.b64decode(d["signature"]))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"size": self.size, "root": self.root.hex(), "ts": self.ts, "prev_checkpoint": self.prev_checkpoint,
+                "signature": base64.b64encode(self.signature).decode()}
+
+
 def verify(
-    engine: Engine, public: Ed25519PublicKey, workers: int | None = None, chunk_bits: int = CHUNK_BITS
+    engine: Engine, public: Ed25519PublicKey, workers: int | None = None, chunk_bits: int = CHUNK_BITS,
+    witnesses: Sequence[Witness] = (),
 ) -> VerifyResult:
-    res, head = _verify_once(engine, public, workers, chunk_bits)
+    """``witnesses``: heads saved elsewhere earlier. Signed heads alone cannot show a rollback to
+    an older copy of the database, whose own heads are genuine; a witness can."""
+    res, head = _verify_once(engine, public, workers, chunk_bits, witnesses)
     if not res.ok and head is not None and _moved(engine, head):
         # The entries are read after the snapshot, on other connections. A retention run that
         # committed meanwhile pruned bodies below the snapshot's head while its own event lies
         # beyond it, which looks like a body removed out of band. Check again on a new snapshot.
-        res, _ = _verify_once(engine, public, workers, chunk_bits)
+        res, _ = _verify_once(engine, public, workers, chunk_bits, witnesses)
     return res
 
 
@@ -175,7 +212,7 @@ def _moved(engine: Engine, head: Head) -> bool:
 
 
 def _verify_once(
-    engine: Engine, public: Ed25519PublicKey, workers: int | None, chunk_bits: int
+    engine: Engine, public: Ed25519PublicKey, workers: int | None, chunk_bits: int, witnesses: Sequence[Witness]
 ) -> tuple[VerifyResult, Head | None]:
     """The result, and the head it was checked against when the entries let it down (else None)."""
     with engine.connect() as conn:
@@ -184,11 +221,12 @@ def _verify_once(
         n_rows, max_seq = conn.execute(sa.select(sa.func.count(), sa.func.max(entries.c.seq))).one()
         try:
             cps = _preflight(conn, public, head, int(n_rows or 0), max_seq)
+            assert head is not None
+            witnessed = _check_witnesses(public, head, witnesses)
         except _Bad as bad:
             return VerifyResult(False, head.size if head else 0, 0, bad.first_bad, bad.message), None
-    assert head is not None
     try:
-        combiner = _run(engine, head, cps, workers, chunk_bits)
+        combiner = _run(engine, head, cps, workers, chunk_bits, witnessed)
         if combiner.root() != head.root:
             raise _Bad("tree head", "root recomputed from the entries differs from the signed head")
         if combiner.frontier() != head.frontier:
@@ -232,12 +270,29 @@ def _preflight(
     return cps
 
 
+def _check_witnesses(public: Ed25519PublicKey, head: Head, witnesses: Sequence[Witness]) -> dict[int, bytes]:
+    out: dict[int, bytes] = {}
+    for w in witnesses:
+        where = f"witnessed head at tree size {w.size}"
+        if not signature_ok(public, w.signature, signed_message(HEAD_MAGIC, w.size, w.root, w.ts, w.prev_checkpoint)):
+            raise _Bad(where, f"{where}: its signature does not match this log's key (not a head of this log)")
+        if w.size > head.size:
+            raise _Bad(where, f"{where}: the log now holds only {head.size} entries (truncated or rolled back)")
+        if out.get(w.size, w.root) != w.root:
+            raise _Bad(where, f"{where}: two witnessed heads of this size disagree (the log was forked)")
+        if w.size:
+            out[w.size] = w.root
+    return out
+
+
 def _run(
-    engine: Engine, head: Head, cps: list[tuple[int, bytes]], workers: int | None, bits: int
+    engine: Engine, head: Head, cps: list[tuple[int, bytes]], workers: int | None, bits: int,
+    witnessed: dict[int, bytes] | None = None,
 ) -> _Combiner:
     dsn = _dsn(engine)
-    jobs = _chunks(head.size, bits, (s for s, _ in cps))
-    combiner = _Combiner(cps, bits)
+    witnessed = witnessed or {}
+    jobs = _chunks(head.size, bits, {s for s, _ in cps} | set(witnessed))
+    combiner = _Combiner(cps, bits, witnessed)
     n = workers if workers is not None else ((os.cpu_count() or 1) if head.size >= PARALLEL_FROM else 1)
     if n <= 1 or len(jobs) < 2:
         for start, end, inside in jobs:

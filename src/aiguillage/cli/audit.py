@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from aiguillage.audit import AuditLog, verify_proof
+from aiguillage.audit.verify import Witness
 
 app = typer.Typer(no_args_is_help=True, help="The tamper-evident audit log.")
 
@@ -41,15 +42,32 @@ def verify(
     workers: Annotated[
         int | None, typer.Option(help="Worker processes (default: one per CPU on large logs)")
     ] = None,
+    witness: Annotated[
+        list[Path] | None,
+        typer.Option(help="A head saved earlier by `audit head` (or a proof from `audit prove`) that the "
+                          "log must still hold: detects a rollback to an older copy. Repeatable."),
+    ] = None,
 ) -> None:
     """Recompute the whole log; exit 0 when intact, 1 naming the first bad entry."""
     log = _open(config)
-    res = log.verify(public_key.read_text() if public_key else None, workers=workers)
+    try:
+        heads = [Witness.from_json(json.loads(p.read_text())) for p in witness or []]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        typer.echo(f"error: a --witness file is not a saved head: {exc}", err=True)
+        raise typer.Exit(2) from None
+    res = log.verify(public_key.read_text() if public_key else None, workers=workers, witnesses=heads)
     if res.ok:
         typer.echo(f"OK {res.message}")
         return
     typer.echo(f"TAMPERED first bad: {res.first_bad}\n{res.message}", err=True)
     raise typer.Exit(1)
+
+
+@app.command()
+def head(config: ConfigOpt = None) -> None:
+    """Print the current signed tree head (JSON). Keep copies outside the database (another
+    system, a ticket, a regulator's inbox): `verify --witness` then detects a rollback."""
+    typer.echo(json.dumps(_open(config).head().to_json(), indent=2))
 
 
 @app.command()
