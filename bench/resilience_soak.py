@@ -25,18 +25,23 @@ from typing import Any
 from resilience_common import Fakes, GatewayUnderTest, LoadResult, one_request
 
 
-def proc_sample(pids: list[int]) -> tuple[int, int]:
-    """(RSS KiB, open fds) summed over ``pids``."""
-    rss = fds = 0
+def proc_sample(pids: list[int]) -> tuple[int, int, int]:
+    """(RSS KiB, open fds, of which sockets) summed over ``pids``."""
+    rss = fds = sockets = 0
     for pid in pids:
         try:
             for line in Path(f"/proc/{pid}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
                     rss += int(line.split()[1])
-            fds += len(os.listdir(f"/proc/{pid}/fd"))
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                fds += 1
+                try:
+                    sockets += os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:")
+                except OSError:
+                    continue
         except OSError:
             continue
-    return rss, fds
+    return rss, fds, sockets
 
 
 async def soak(gw: GatewayUnderTest, args: argparse.Namespace, out: dict[str, Any]) -> LoadResult:
@@ -55,8 +60,9 @@ async def soak(gw: GatewayUnderTest, args: argparse.Namespace, out: dict[str, An
         while (now := time.monotonic()) - t0 < args.duration_s:
             if now >= next_sample:
                 pids = gw.proc.group_pids()
-                rss, fds = proc_sample(pids)
-                samples.append({"t_s": round(now - t0, 1), "rss_kb": rss, "fds": fds, "pids": len(pids),
+                rss, fds, sockets = proc_sample(pids)
+                samples.append({"t_s": round(now - t0, 1), "rss_kb": rss, "fds": fds, "sockets": sockets,
+                                "pids": len(pids),
                                 "requests": len(res.latencies_ms), "errors": res.errors,
                                 "inflight": len(pending)})
                 print(json.dumps(samples[-1]), flush=True)
@@ -113,6 +119,7 @@ def main() -> None:
     out["load"] = res.summary()
     out["rss"] = growth(out["samples"], args.warmup_s, "rss_kb")
     out["fds"] = growth(out["samples"], args.warmup_s, "fds")
+    out["sockets"] = growth(out["samples"], args.warmup_s, "sockets")  # the part of the fds that is connections
     out["ended"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     text = json.dumps({k: v for k, v in out.items() if k != "samples"}, indent=2)
     print(text)
