@@ -45,6 +45,11 @@ def new_id() -> str:
     )
 
 
+# A data subject's id as recorded and as erased: the same cut on both paths, so that erasing a
+# long id finds what was stored under it.
+SUBJECT_ID_MAX_CHARS = 200
+
+
 def decimal_str(d: Decimal) -> str:
     """Exact, never in scientific notation ("0.0000125", not "1.25E-5")."""
     s = format(d, "f")

@@ -17,7 +17,7 @@ from aiguillage import metrics
 from aiguillage.api.validate import BUDGET_OUTPUT_CAP, ChatRequest
 from aiguillage.call import answer_text
 from aiguillage.config import Deployment
-from aiguillage.decision import Decision, decimal_str
+from aiguillage.decision import SUBJECT_ID_MAX_CHARS, Decision, decimal_str
 from aiguillage.errors import GatewayError, UpstreamError
 from aiguillage.gateway import Gateway
 from aiguillage.keys import KeyInfo
@@ -75,7 +75,7 @@ class ChatPipeline:
         span = gw.tracing.span
         decision = Decision(
             request_id=request_id, tenant=key.tenant, key_id=key.key_id, endpoint=endpoint,
-            requested_model=req.model[:200], stream=req.stream, subject_id=(subject or key.tenant)[:200],
+            requested_model=req.model[:200], stream=req.stream, subject_id=(subject or key.tenant)[:SUBJECT_ID_MAX_CHARS],
         )
         policy = gw.policy(key.tenant)
         admission = None

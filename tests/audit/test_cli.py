@@ -170,3 +170,13 @@ def test_head_then_verify_with_witnesses(home: Path, tmp_path: Path) -> None:
     (tmp_path / "junk.json").write_text("{}")
     junk = runner.invoke(audit_app, ["verify", "--witness", str(tmp_path / "junk.json")])
     assert junk.exit_code == 2 and "not a saved head" in junk.output
+
+
+def test_csv_export_quotes_cells_a_spreadsheet_would_run(home: Path, tmp_path: Path) -> None:
+    log = _default_log()
+    fill(log, 2, tenant="=HYPERLINK(\"http://x\")")
+    fill(log, 1, tenant="@SUM(A1)")
+    out = tmp_path / "all.csv"
+    assert runner.invoke(audit_app, ["export", "--format", "csv", "--out", str(out)]).exit_code == 0
+    tenants = [r["tenant"] for r in csv.DictReader(io.StringIO(out.read_text()))]
+    assert tenants == ["'=HYPERLINK(\"http://x\")"] * 2 + ["'@SUM(A1)"]

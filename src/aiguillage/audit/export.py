@@ -42,6 +42,14 @@ CSV_COLUMNS = [
 ]
 
 
+def _cell(v: Any) -> Any:
+    """A text cell a spreadsheet would run as a formula (=, +, -, @, tab, CR first) is quoted:
+    tenants, model names and ids partly come from clients (OWASP's CSV injection advice)."""
+    if isinstance(v, str) and v[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + v
+    return v
+
+
 def _iso(ts: float | None) -> str:
     return "" if ts is None else datetime.fromtimestamp(float(ts), UTC).isoformat()
 
@@ -124,7 +132,7 @@ def export_lines(engine: Engine, since: float | None, until: float | None, fmt: 
                     }
                     yield orjson.dumps(line).decode() + "\n"
                 else:
-                    writer.writerow(_csv_row(seq, kind, event_id, tenant, ts, ev))
+                    writer.writerow([_cell(v) for v in _csv_row(seq, kind, event_id, tenant, ts, ev)])
                     yield _drain(buf)
 
 

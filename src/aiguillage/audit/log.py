@@ -26,6 +26,7 @@ from aiguillage.audit.tables import entries, meta, state
 from aiguillage.audit.verify import VerifyResult, Witness, verify
 from aiguillage.audit.verify_chunk import PRUNED_KIND, PRUNED_TENANT, PRUNED_TS
 from aiguillage.config import Settings, load_settings
+from aiguillage.decision import SUBJECT_ID_MAX_CHARS
 from aiguillage.store.db import Database
 
 DAY = 86400.0
@@ -90,6 +91,7 @@ class AuditLog:
         return h.hexdigest()
 
     def subject_pseudonym(self, subject_id: str) -> str:
+        subject_id = subject_id[:SUBJECT_ID_MAX_CHARS]  # as the request path records it
         got = self._pseudonyms.get(subject_id)
         if got is None:
             got = prompt_hmac(self._subject_key, subject_id)[:48]

@@ -31,4 +31,5 @@ def erase(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     n = log.erase_subject(subject)
-    typer.echo(f"erased: key destroyed, {n} stored text(s) deleted; erasure event appended to the audit log")
+    typer.echo(f"erased: the subject's content key (if there was one) destroyed, {n} stored text(s) deleted; "
+               "erasure event appended to the audit log")
