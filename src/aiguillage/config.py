@@ -186,6 +186,8 @@ class ResilienceSettings(_Strict):
 
 class ServerSettings(_Strict):
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY, gt=0)
+    # A client that stops sending its body would otherwise hold a request slot for ever.
+    body_timeout_s: float = Field(default=30.0, gt=0)
     shutdown_grace_s: float = Field(default=30.0, ge=0)
 
 

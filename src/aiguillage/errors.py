@@ -78,6 +78,11 @@ class PayloadTooLarge(InvalidRequest):
     code = "request_too_large"
 
 
+class RequestTimeout(InvalidRequest):
+    status = 408
+    code = "request_timeout"
+
+
 class AuthenticationError(GatewayError):
     status = 401
     type = "authentication_error"

@@ -4,6 +4,7 @@ ASGI (``serve --interface asgi``). Each case runs against a real gateway process
 from __future__ import annotations
 
 import socket
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -35,7 +36,7 @@ class Served:
 def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     upstream = FakeOpenAI("up", answer="Bonjour.").start()
     cfg = catalog(openai_deployment("eu-small", upstream.url, capabilities=["chat", "stream"]),
-                  server={"max_body_bytes": LIMIT})
+                  server={"max_body_bytes": LIMIT, "body_timeout_s": 1})
     gw = GatewayProcess(tmp_path_factory.mktemp(request.param), cfg, args=("--interface", request.param)).start()
     try:
         yield Served(gw, gw.key("acme"), upstream)
@@ -109,6 +110,22 @@ def test_a_body_cut_short_is_refused_not_forwarded(served: Served, framing: str)
     assert b'"type":"invalid_request_error"' in answer
     served.assert_serving()
     assert all(r["json"]["messages"][0]["content"] != "cut short" for r in served.upstream.requests)
+
+
+@pytest.mark.parametrize("framing", ["content-length", "chunked"])
+def test_a_body_that_stops_arriving_gets_a_408(served: Served, framing: str) -> None:
+    # A client that sends part of its body and waits would otherwise hold a request slot for ever.
+    head = (b"Content-Length: 100\r\n\r\n" + b'{"model": "auto"' if framing == "content-length"
+            else b"Transfer-Encoding: chunked\r\n\r\n" + b'10\r\n{"model": "auto"\r\n')
+    with socket.create_connection(("127.0.0.1", served.gw.port), timeout=10) as s:
+        s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  + f"Authorization: Bearer {served.key}\r\n".encode() + head)
+        t = time.monotonic()
+        answer = s.recv(65536)
+        waited = time.monotonic() - t
+    assert answer.startswith(b"HTTP/1.1 408"), answer
+    assert b'"code":"request_timeout"' in answer and 0.8 < waited < 5, (answer, waited)
+    served.assert_serving()
 
 
 def test_a_header_value_that_is_not_ascii_is_refused(served: Served) -> None:

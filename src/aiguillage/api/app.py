@@ -21,7 +21,7 @@ from aiguillage.api import openapi
 from aiguillage.api.transport import AsgiRequest, Headers, Receive, Request, RsgiRequest, Scope, Send
 from aiguillage.api.validate import ChatRequest, parse_chat, parse_json
 from aiguillage.config import Settings
-from aiguillage.errors import AuthenticationError, GatewayError, InvalidRequest, NotFound
+from aiguillage.errors import AuthenticationError, GatewayError, InvalidRequest, NotFound, RequestTimeout
 from aiguillage.gateway import Gateway
 from aiguillage.embeddings import EmbeddingsPipeline
 from aiguillage.pipeline import ChatPipeline
@@ -63,6 +63,7 @@ class App:
         self.chat.shadow = Shadow(self.chat, self.gw.outcomes)
         self.embeddings = EmbeddingsPipeline(self.chat)
         self.limit = settings.server.max_body_bytes
+        self.body_timeout_s = settings.server.body_timeout_s
         self.draining = False
         self.routes: dict[tuple[str, str], tuple[Handler, bool]] = {
             ("POST", "/v1/chat/completions"): (self.chat_completions, True),
@@ -194,6 +195,14 @@ class App:
         finally:
             self.gw.inflight -= 1
 
+    async def read_body(self, req: Request) -> bytes:
+        """The whole body, under the size limit and ``server.body_timeout_s``."""
+        try:
+            async with asyncio.timeout(self.body_timeout_s):
+                return await req.body(self.limit)
+        except TimeoutError:
+            raise RequestTimeout(f"the request body did not arrive within {self.body_timeout_s:g}s") from None
+
     # -- handlers ------------------------------------------------------------------------------
     async def healthz(self, req: Request) -> None:
         ready = self.gw.ready and not self.draining
@@ -239,7 +248,7 @@ class App:
         return headers, None, self.chat.stream_events(chat, prep, opened)
 
     async def chat_completions(self, req: Request) -> None:
-        chat = parse_chat(parse_json(await req.body(self.limit)))
+        chat = parse_chat(parse_json(await self.read_body(req)))
         headers, body, items = await self.run_chat(req, chat, "/v1/chat/completions")
         if items is None:
             await send_json(req, 200, body, _headers(req, headers))

@@ -55,7 +55,7 @@ def register_routes(app: App) -> None:
     from aiguillage.api.app import _headers, send_json, stream_out
 
     async def feedback(req: Request) -> None:
-        data = parse_json(await req.body(app.limit))
+        data = parse_json(await app.read_body(req))
         if not isinstance(data, dict):
             raise InvalidRequest("the body must be a JSON object with 'decision_id' and 'score'")
         decision_id, score = data.get("decision_id"), data.get("score")
@@ -73,7 +73,7 @@ def register_routes(app: App) -> None:
     async def messages(req: Request) -> None:
         """Anthropic's Messages API, for applications written against the anthropic SDK."""
         try:
-            body = parse_json(await req.body(app.limit))
+            body = parse_json(await app.read_body(req))
             if not isinstance(body, dict):
                 raise InvalidRequest("the request body must be a JSON object")
             model = str(body.get("model") or "auto")
@@ -89,7 +89,7 @@ def register_routes(app: App) -> None:
 
     async def responses(req: Request) -> None:
         """OpenAI's Responses API (text and streaming)."""
-        body = parse_json(await req.body(app.limit))
+        body = parse_json(await app.read_body(req))
         if not isinstance(body, dict):
             raise InvalidRequest("the request body must be a JSON object")
         model = str(body.get("model") or "auto")
@@ -102,7 +102,7 @@ def register_routes(app: App) -> None:
             await stream_out(req, _headers(req, headers), _translated(items, rs.ResponsesStreamTranslator(model, body)))
 
     async def embeddings(req: Request) -> None:
-        body = parse_json(await req.body(app.limit))
+        body = parse_json(await app.read_body(req))
         headers, resp = await app.embeddings.run(req, body)
         await send_json(req, 200, resp, _headers(req, headers))
 
