@@ -33,7 +33,8 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
 
 def _errors(*statuses: int) -> dict[str, Any]:
     text = {400: "Invalid request", 401: "Missing or invalid API key", 403: "Forbidden by the tenant's policy",
-            404: "Unknown model or resource", 405: "Method not allowed", 413: "Request body too large",
+            404: "Unknown model or resource", 405: "Method not allowed",
+            408: "The request body did not arrive within server.body_timeout_s", 413: "Request body too large",
             429: "Rate limit or budget exceeded", 502: "Every eligible deployment failed",
             503: "Overloaded: concurrency queue full or every circuit breaker open (see Retry-After)",
             504: "Upstream timeout or request deadline exceeded"}
@@ -137,7 +138,7 @@ PATHS: dict[tuple[str, str], dict[str, Any]] = {
                                 "text/event-stream": {"schema": {
                                     "type": "object", "required": ["data"],
                                     "properties": {"data": {"type": "string"}, "event": {"type": "string"}}}}}},
-            **_errors(400, 401, 403, 404, 413, 429, 502, 503, 504),
+            **_errors(400, 401, 403, 404, 408, 413, 429, 502, 503, 504),
         },
     },
     ("GET", "/v1/models"): {
