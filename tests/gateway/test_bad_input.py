@@ -61,6 +61,8 @@ def assert_still_serving(tt: ThreeTier) -> None:
         ({"messages": [{"role": "user", "content": "x"}], "tools": [{"type": "function"}]}, "tools[0]"),
         ({"messages": [{"role": "user", "content": "x"}], "response_format": {"type": "yaml"}}, "response_format"),
         ({"messages": [{"role": "user", "content": "x"}], "model": 42}, "model"),
+        ({"messages": [{"role": "user", "content": "x"}], "stream_options": {"include_usage": True}}, "stream_options"),
+        ({"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": 5}]}]}, "messages[0].content"),
     ],
 )
 def test_malformed_and_ill_typed_requests_are_400(tt: ThreeTier, body: bytes | dict, param: str | None) -> None:

@@ -122,6 +122,10 @@ def _check_messages(messages: Any) -> tuple[list[dict[str, Any]], bool]:
                     )
                 if part["type"] in ("image_url", "input_image"):
                     vision = True
+                    image = part.get("image_url")
+                    if part["type"] == "image_url" and not (isinstance(image, dict) and isinstance(image.get("url"), str)):
+                        raise InvalidRequest(f"'{where}.content[{j}].image_url' must be an object with a 'url' string",
+                                             param=f"{where}.content")
                 elif part["type"] == "text" and not isinstance(part.get("text"), str):
                     raise InvalidRequest(f"'{where}.content[{j}].text' must be a string", param=f"{where}.content")
         elif not isinstance(content, str):
@@ -179,6 +183,8 @@ def parse_chat(data: Any) -> ChatRequest:
     so = data.get("stream_options")
     if so is not None and not isinstance(so, dict):
         raise InvalidRequest("'stream_options' must be an object", param="stream_options")
+    if so is not None and not stream:  # as OpenAI answers: the usage chunk would never come
+        raise InvalidRequest("'stream_options' is only allowed when 'stream' is true", param="stream_options")
     include_usage = bool(so and so.get("include_usage"))
     messages, vision = _check_messages(data.get("messages"))
     _number(data, "temperature", 0, 2)
