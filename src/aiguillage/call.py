@@ -28,7 +28,7 @@ from aiguillage.config import Deployment, ResilienceSettings
 from aiguillage.decision import Attempt, Decision
 from aiguillage.errors import GatewayError, Overloaded, UpstreamError, UpstreamRateLimited, UpstreamTimeout
 from aiguillage.providers.base import Provider
-from aiguillage.providers.shape import SHAPE_ERRORS, checked_chunk, checked_completion, malformed
+from aiguillage.providers.shape import SHAPE_ERRORS, checked_chunk, checked_completion, provider_failed
 from aiguillage.routing.base import Verifier
 from aiguillage.tokens import content_text
 
@@ -169,7 +169,11 @@ class Caller:
             code = getattr(err, "code", None) or type(err).__name__
             decision.attempts.append(Attempt(dep.id, "error", f"{code}: {err}", ms))
             metrics.FALLBACKS.labels(dep.id, code).inc()
-        # A 4xx the upstream blames on the request says nothing against the deployment.
+        # A 4xx the upstream blames on the request says nothing against the deployment, nor does a
+        # provider that failed on something it could not tell apart from the request.
+        if isinstance(err, UpstreamError) and not err.blames_deployment:
+            self._no_verdict(dep.id)
+            return
         self._observe(decision, dep.id, err is None or (isinstance(err, UpstreamError) and not err.retryable))
 
     # -- non-streaming --------------------------------------------------------------------------
@@ -334,8 +338,11 @@ class Caller:
                     err = UpstreamTimeout(f"deployment '{dep.id}' {what} mid-stream", deployment=dep.id)
                     self._observe(decision, dep.id, False)
                     raise err from None
-                except UpstreamError:
-                    self._observe(decision, dep.id, False)
+                except UpstreamError as exc:
+                    if exc.blames_deployment:
+                        self._observe(decision, dep.id, False)
+                    else:
+                        self._no_verdict(dep.id)
                     raise
                 yield chunk
         finally:
@@ -345,16 +352,18 @@ class Caller:
 
 async def _complete(provider: Provider, body: dict[str, Any], deployment: str) -> dict[str, Any]:
     try:
-        return checked_completion(deployment, await provider.complete(body))
+        resp = await provider.complete(body)
     except SHAPE_ERRORS as exc:
-        raise malformed(deployment) from exc
+        raise provider_failed(deployment, exc) from exc
+    return checked_completion(deployment, resp)
 
 
 async def _next_chunk(it: AsyncIterator[dict[str, Any]], deployment: str) -> dict[str, Any]:
     try:
-        return checked_chunk(deployment, await it.__anext__())
+        chunk = await it.__anext__()
     except SHAPE_ERRORS as exc:
-        raise malformed(deployment, "stream event") from exc
+        raise provider_failed(deployment, exc) from exc
+    return checked_chunk(deployment, chunk)
 
 
 async def _aclose(it: Any) -> None:

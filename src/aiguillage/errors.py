@@ -133,6 +133,8 @@ class UpstreamError(GatewayError):
     type = "upstream_error"
     code = "upstream_error"
     retryable = True
+    # False when the failure may lie in the request rather than the deployment: no breaker hears of it.
+    blames_deployment = True
 
     def __init__(self, message: str, *, deployment: str, upstream_status: int | None = None, **kw: Any):
         super().__init__(message, **kw)

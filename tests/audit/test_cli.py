@@ -15,7 +15,7 @@ from records import fill
 from typer.testing import CliRunner
 
 from aiguillage.audit import AuditLog
-from aiguillage.audit.tables import entries
+from aiguillage.audit.tables import checkpoints, entries, state
 from aiguillage.cli.audit import app as audit_app
 from aiguillage.cli.gdpr import app as gdpr_app
 from aiguillage.cli.report import app as report_app
@@ -155,21 +155,27 @@ def test_report_processing_from_config(home: Path, tmp_path: Path) -> None:
 def test_head_then_verify_with_witnesses(home: Path, tmp_path: Path) -> None:
     log = _default_log()
     ids = fill(log, 10)
-    saved = runner.invoke(audit_app, ["head"])
-    assert saved.exit_code == 0, saved.output
-    assert json.loads(saved.output)["size"] == 10
-    (tmp_path / "head.json").write_text(saved.output)
+    with log.db.engine.connect() as conn:
+        at_10 = conn.execute(sa.select(state)).one()
     (tmp_path / "proof.json").write_text(runner.invoke(audit_app, ["prove", ids[3]]).output)  # a proof's head counts too
     fill(log, 5)
+    saved = runner.invoke(audit_app, ["head"])
+    assert saved.exit_code == 0 and json.loads(saved.output)["size"] == 15, saved.output
+    (tmp_path / "head.json").write_text(saved.output)
     args = ["verify", "--witness", str(tmp_path / "head.json"), "--witness", str(tmp_path / "proof.json")]
     ok = runner.invoke(audit_app, args)
     assert ok.exit_code == 0, ok.output
-    with log.db.engine.begin() as conn:  # truncate to 9 entries; the head then fails its signature anyway
-        conn.execute(sa.delete(entries).where(entries.c.seq >= 9))
-    assert runner.invoke(audit_app, args).exit_code == 1
-    (tmp_path / "junk.json").write_text("{}")
-    junk = runner.invoke(audit_app, ["verify", "--witness", str(tmp_path / "junk.json")])
-    assert junk.exit_code == 2 and "not a saved head" in junk.output
+    with log.db.engine.begin() as conn:  # back to the copy of 10 entries: genuinely signed, just older
+        conn.execute(sa.delete(entries).where(entries.c.seq >= 10))
+        conn.execute(sa.delete(checkpoints).where(checkpoints.c.size > 10))
+        conn.execute(sa.update(state).values({c: getattr(at_10, c) for c in at_10._fields if c != "id"}))
+    assert runner.invoke(audit_app, ["verify"]).exit_code == 0  # nothing in the database tells
+    caught = runner.invoke(audit_app, args)
+    assert caught.exit_code == 1 and "witnessed head at tree size 15" in caught.output, caught.output
+    for junk in ("{}", "[]", '"x"', "not json"):
+        (tmp_path / "junk.json").write_text(junk)
+        res = runner.invoke(audit_app, ["verify", "--witness", str(tmp_path / "junk.json")])
+        assert res.exit_code == 2 and "not a saved head" in res.output, (junk, res.output)
 
 
 def test_csv_export_quotes_cells_a_spreadsheet_would_run(home: Path, tmp_path: Path) -> None:

@@ -327,3 +327,23 @@ def test_a_witness_this_log_did_not_sign_is_refused(log: AuditLog) -> None:
     forged = dataclasses.replace(log.head(), root=bytes(32))
     res = log.verify(witnesses=[forged])
     assert not res.ok and res.first_bad == "witnessed head at tree size 12" and "signature" in res.message
+
+
+def test_a_log_pruned_by_the_previous_version_verifies_after_the_upgrade(log: AuditLog) -> None:
+    from aiguillage.audit.tables import meta
+
+    _pruned_log(log)
+    # As the previous version left pruned entries: body gone, kind, id, tenant and time kept.
+    with log.db.engine.begin() as conn:
+        for seq in range(8):
+            conn.execute(sa.update(entries).where(entries.c.seq == seq).values(
+                kind="decision", event_id=f"{seq:032x}", tenant="acme", ts=1_700_000_000.0 + seq))
+    assert not log.verify().ok  # this version's rule, before the one-off clean-up
+    _exec(log, sa.delete(meta).where(meta.c.name == "pruned_rows"))  # a database this version never opened
+    upgraded = AuditLog(log.db, settings_with())
+    res = upgraded.verify()
+    assert res.ok and "8 pruned" in res.message, res.message
+    # Done once: metadata written back later is still caught, by this and every later start.
+    _exec(log, sa.update(entries).where(entries.c.seq == 2).values(tenant="evil", kind="decision"))
+    again = AuditLog(log.db, settings_with())
+    assert again.verify().first_bad == "entry #2"

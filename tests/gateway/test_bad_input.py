@@ -63,6 +63,12 @@ def assert_still_serving(tt: ThreeTier) -> None:
         ({"messages": [{"role": "user", "content": "x"}], "model": 42}, "model"),
         ({"messages": [{"role": "user", "content": "x"}], "stream_options": {"include_usage": True}}, "stream_options"),
         ({"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": 5}]}]}, "messages[0].content"),
+        ({"messages": [{"role": "assistant", "content": None, "tool_calls": [5]}, {"role": "user", "content": "x"}]},
+         "messages[0].tool_calls"),
+        ({"messages": [{"role": "user", "content": "x"}], "response_format": {"type": "json_schema", "json_schema": 5}},
+         "response_format"),
+        ({"messages": [{"role": "user", "content": "x"}], "tool_choice": {"type": "function", "function": 5}},
+         "tool_choice"),
     ],
 )
 def test_malformed_and_ill_typed_requests_are_400(tt: ThreeTier, body: bytes | dict, param: str | None) -> None:
@@ -249,7 +255,7 @@ def test_ill_typed_messages_api_fields_are_400_in_anthropic_format(tt: ThreeTier
 @pytest.mark.parametrize("extra", [
     {"tools": 5},
     {"stream": "yes"},
-    {"metadata": {"x": _deep_list(200)}},  # echoed back by the Responses API: refused before the call
+    {"metadata": {"x": _deep_list(250)}},  # echoed back by the Responses API: refused before the call
 ])
 def test_ill_typed_responses_api_fields_are_400(tt: ThreeTier, extra: dict) -> None:
     r = _post_to(tt, "/v1/responses", {"model": "auto", "input": "hi", **extra})

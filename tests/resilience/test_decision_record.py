@@ -145,3 +145,50 @@ def test_skipping_an_open_breaker_leaves_the_retries_to_the_fallback(two: tuple[
     assert [(x.deployment, x.outcome) for x in last.attempts] == [("b", "error"), ("b", "ok")]
     assert last.notes == ["skipped a: circuit breaker open"]
     assert len(a.requests) == 2 and len(b.requests) == 4
+
+
+def test_a_malformed_answer_counts_against_the_breaker(two: tuple[FaultyOpenAI, FaultyOpenAI]) -> None:
+    a, b = two
+    a.default = "bad-message"  # choices [{"message": 5}]: the upstream's fault
+    deps = [deployment("a", a), deployment("b", b)]
+    first, second, third = asyncio.run(run(deps, 3))
+    assert isinstance(first, Decision) and [x.outcome for x in first.attempts] == ["error", "ok"]
+    assert "answered with a malformed chat completion" in first.attempts[0].error
+    assert isinstance(second, Decision) and "breaker a: closed -> open (2 failures within 30s)" in second.notes
+    assert isinstance(third, Decision) and [x.deployment for x in third.attempts] == ["b"]
+
+
+class TripsOnTheRequest(OpenAIProvider):
+    """A provider whose request translation has a bug for some field (a plugin's, say)."""
+
+    def _quirks(self, body: dict) -> dict:  # type: ignore[override]
+        if "trip" in body:
+            raise AttributeError("'int' object has no attribute 'get'")
+        return super()._quirks(body)
+
+
+def test_a_provider_failing_on_what_may_be_the_request_fails_over_without_opening_the_breaker(
+    two: tuple[FaultyOpenAI, FaultyOpenAI],
+) -> None:
+    a, b = two
+    deps = [deployment("a", a), deployment("b", b)]
+
+    async def scenario() -> tuple[list[Decision], str]:
+        async with aiohttp.ClientSession() as http:
+            providers = {"a": TripsOnTheRequest(deps[0], http, SETTINGS.timeouts),
+                         "b": OpenAIProvider(deps[1], http, SETTINGS.timeouts)}
+            health = Health(SETTINGS, deps, providers, http)
+            caller = Caller(providers, SETTINGS, health)  # type: ignore[arg-type]
+            body = lambda dep: {"model": dep.model, "trip": 1, "messages": [{"role": "user", "content": "hi"}]}  # noqa: E731
+            out = []
+            for _ in range(2 * SETTINGS.breaker_failures + 1):  # far past the breaker's threshold
+                d = decision()
+                await caller.complete(deps, body, d, time.monotonic() + 5)
+                out.append(d)
+            return out, health.breaker_state("a")
+
+    decisions, state = asyncio.run(scenario())
+    assert state == "closed"  # a client's odd request must not take 'a' out of service for everyone
+    for d in decisions:
+        assert [x.deployment for x in d.attempts] == ["a", "b"] and d.attempts[1].outcome == "ok"
+        assert "could not be used: its provider failed" in d.attempts[0].error and d.notes == []

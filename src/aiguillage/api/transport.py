@@ -111,13 +111,14 @@ def _too_large(limit: int) -> PayloadTooLarge:
 
 
 class RsgiRequest(Request):
-    __slots__ = ("_scope", "_headers", "_proto", "_stream")
+    __slots__ = ("_scope", "_headers", "_proto", "_stream", "_dups")
 
     def __init__(self, scope: Any, proto: Any) -> None:
         self._scope = scope
         self._headers = scope.headers
         self._proto = proto
         self._stream: Any = None
+        self._dups: frozenset[str] | None = None  # header names sent more than once, once asked
         super().__init__(scope.method, scope.path)
 
     def _raw(self, name: str) -> str | None:
@@ -128,8 +129,17 @@ class RsgiRequest(Request):
         return name in self._headers
 
     def _repeated(self, name: str) -> bool:
-        items = self._headers.items()
-        return len(items) != len(self._headers.keys()) and sum(k == name for k, _ in items) > 1
+        if self._dups is None:
+            items = self._headers.items()
+            if len(items) == len(self._headers.keys()):
+                self._dups = frozenset()
+            else:
+                seen: set[str] = set()
+                dups: set[str] = set()
+                for k, _ in items:
+                    (dups if k in seen else seen).add(k)
+                self._dups = frozenset(dups)
+        return name in self._dups
 
     @property
     def query_string(self) -> str:
@@ -145,12 +155,14 @@ class RsgiRequest(Request):
             chunks: list[bytes] = []
             size = 0
             ended = False
+            # HTTP/2 may carry empty DATA frames mid-body, which look the same: HTTP/1.1 only.
+            strict = str(getattr(self._scope, "http_version", "1.1")).startswith("1")
             async for part in self._proto:
                 # granian gives b"" for the body's end, and also for a frame that failed (the
                 # client went away mid-body, or sent broken chunked framing) after which the
                 # end follows. Data after an empty part therefore means the body is incomplete:
                 # refuse it rather than pass a truncated body on, perhaps as valid JSON.
-                if ended:
+                if ended and strict:
                     raise InvalidRequest("the request body was cut short: the client disconnected or "
                                          "sent malformed chunked framing (request trailers are not supported)")
                 if not part:

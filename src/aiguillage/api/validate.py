@@ -49,9 +49,10 @@ class ChatRequest:
 
 
 # orjson reads JSON nested 1,024 deep but writes only about 254 levels: a body nested past that
-# would be accepted, sent on, paid for, and then fail to be written back. The gateway adds a few
-# levels of its own around what it echoes (the Responses API's request, for example).
-MAX_DEPTH = 128
+# would be accepted, sent on, paid for, and then fail to be written back. The gateway puts a few
+# levels of its own around what it echoes or translates (the Responses API's request, say).
+_OWN_LEVELS = 8
+_WRITABLE_DEPTH = 254 - _OWN_LEVELS
 
 
 def parse_json(raw: bytes) -> Any:
@@ -61,21 +62,17 @@ def parse_json(raw: bytes) -> Any:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise InvalidRequest(f"the request body is not valid JSON: {exc}") from None
-    # Only a body with that many brackets can nest that deep; the count is cheap, the walk is not.
-    if raw.count(b"[") + raw.count(b"{") > MAX_DEPTH and _deeper_than(body, MAX_DEPTH):
-        raise InvalidRequest(f"the request body nests deeper than {MAX_DEPTH} levels")
+    # A body cannot nest deeper than it has brackets: only a rare one needs the real test, which
+    # is orjson writing it (in C) inside as many levels as the gateway may add.
+    if raw.count(b"[") + raw.count(b"{") > _WRITABLE_DEPTH:
+        wrapped: Any = body
+        for _ in range(_OWN_LEVELS):
+            wrapped = [wrapped]
+        try:
+            orjson.dumps(wrapped)
+        except orjson.JSONEncodeError:
+            raise InvalidRequest(f"the request body nests deeper than about {_WRITABLE_DEPTH} levels") from None
     return body
-
-
-def _deeper_than(obj: Any, limit: int) -> bool:
-    stack = [(obj, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > limit:
-            return True
-        children = node.values() if isinstance(node, dict) else node
-        stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
-    return False
 
 
 def _number(body: dict[str, Any], name: str, lo: float, hi: float) -> None:
@@ -130,6 +127,9 @@ def _check_messages(messages: Any) -> tuple[list[dict[str, Any]], bool]:
                     raise InvalidRequest(f"'{where}.content[{j}].text' must be a string", param=f"{where}.content")
         elif not isinstance(content, str):
             raise InvalidRequest(f"'{where}.content' must be a string or an array of parts", param=f"{where}.content")
+        calls = m.get("tool_calls")
+        if calls is not None and not (isinstance(calls, list) and all(isinstance(c, dict) for c in calls)):
+            raise InvalidRequest(f"'{where}.tool_calls' must be an array of objects", param=f"{where}.tool_calls")
     return messages, vision
 
 
@@ -141,6 +141,11 @@ def _check_stop(stop: Any) -> None:
 
 
 def _check_tools(body: dict[str, Any]) -> bool:
+    tc = body.get("tool_choice")
+    if tc is not None and not isinstance(tc, (str, dict)):
+        raise InvalidRequest("'tool_choice' must be a string or an object", param="tool_choice")
+    if isinstance(tc, dict) and "function" in tc and not isinstance(tc["function"], dict):
+        raise InvalidRequest("'tool_choice.function' must be an object", param="tool_choice")
     tools = body.get("tools")
     if tools is None:
         return False
@@ -151,9 +156,6 @@ def _check_tools(body: dict[str, Any]) -> bool:
         if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
             raise InvalidRequest(f"'tools[{i}]' must be {{'type': 'function', 'function': {{'name': ...}}}}",
                                  param=f"tools[{i}]")
-    tc = body.get("tool_choice")
-    if tc is not None and not isinstance(tc, (str, dict)):
-        raise InvalidRequest("'tool_choice' must be a string or an object", param="tool_choice")
     return bool(tools)
 
 
@@ -164,6 +166,8 @@ def _json_mode(body: dict[str, Any]) -> bool:
     if not isinstance(rf, dict) or rf.get("type") not in ("text", "json_object", "json_schema"):
         raise InvalidRequest("'response_format.type' must be text, json_object or json_schema",
                              param="response_format")
+    if rf["type"] == "json_schema" and not isinstance(rf.get("json_schema"), dict):
+        raise InvalidRequest("'response_format.json_schema' must be an object", param="response_format")
     return rf["type"] != "text"
 
 

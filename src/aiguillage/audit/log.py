@@ -77,6 +77,23 @@ class AuditLog:
                     self.chain.init_state(conn)
         except IntegrityError:
             pass
+        if "pruned_rows" not in stored:
+            self._clear_legacy_pruned_metadata()
+
+    def _clear_legacy_pruned_metadata(self) -> None:
+        """Once per database: entries an earlier version pruned kept their kind, id, tenant and
+        time, which verify now refuses (nothing could show them unchanged). Clear them, only
+        below what the retention events allowed, then pin that this was done."""
+        with self.db.engine.begin() as conn:
+            before = _allowed_so_far(conn)
+            if before:
+                conn.execute(sa.update(entries).where(
+                    entries.c.seq < before, entries.c.body.is_(None), entries.c.kind != PRUNED_KIND).values(_PRUNED))
+        try:
+            with self.db.engine.begin() as conn:
+                conn.execute(meta.insert().values(name="pruned_rows", value="metadata cleared"))
+        except IntegrityError:
+            pass  # another replica did it at the same moment
 
     def _pins(self) -> dict[str, str]:
         with self.db.engine.connect() as conn:
@@ -238,10 +255,6 @@ class AuditLog:
             pruned = conn.execute(
                 sa.update(entries).where(entries.c.seq < cut, entries.c.body.is_not(None)).values(_PRUNED)
             ).rowcount
-            # Entries an earlier version pruned kept their metadata: clear it the same way. Only
-            # below what earlier retention events allowed: a body removed out of band stays a fault.
-            conn.execute(sa.update(entries).where(
-                entries.c.seq < before, entries.c.body.is_(None), entries.c.kind != PRUNED_KIND).values(_PRUNED))
             summary: dict[str, Any] = {
                 "content_deleted": int(n_content or 0),
                 "content_before": content_before,

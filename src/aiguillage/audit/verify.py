@@ -181,6 +181,8 @@ class Witness:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Witness:
+        if not isinstance(data, dict):
+            raise ValueError("a saved head is a JSON object")
         d = data.get("checkpoint", data)  # an `audit prove` output carries its head there
         return cls(int(d["size"]), bytes.fromhex(d["root"]), float(d["ts"]), int(d["prev_checkpoint"]),
                    base64.b64decode(d["signature"]))

@@ -52,7 +52,7 @@ def verify(
     log = _open(config)
     try:
         heads = [Witness.from_json(json.loads(p.read_text())) for p in witness or []]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         typer.echo(f"error: a --witness file is not a saved head: {exc}", err=True)
         raise typer.Exit(2) from None
     res = log.verify(public_key.read_text() if public_key else None, workers=workers, witnesses=heads)

@@ -13,12 +13,24 @@ from typing import Any
 
 from aiguillage.errors import UpstreamHTTPError
 
-# What a provider's own parsing raises on an answer of the wrong shape.
+# What a provider's own code raises on something of the wrong shape: the answer, or the request
+# it translated (a field the validation let through that the vendor's format cannot carry).
 SHAPE_ERRORS = (TypeError, KeyError, AttributeError, ValueError, IndexError)
 
 
-def malformed(deployment: str, what: str = "a chat completion") -> UpstreamHTTPError:
+def malformed(deployment: str, what: str = "chat completion") -> UpstreamHTTPError:
     return UpstreamHTTPError(f"deployment '{deployment}' answered with a malformed {what}", deployment=deployment)
+
+
+def provider_failed(deployment: str, exc: BaseException) -> UpstreamHTTPError:
+    """The provider raised while translating the request or the answer. Which one is not known,
+    so the next deployment is tried, but the deployment's breaker is not told: a client's odd
+    request must not be able to take a deployment out of service for everyone."""
+    err = UpstreamHTTPError(
+        f"deployment '{deployment}' could not be used: its provider failed on the request or the answer "
+        f"({type(exc).__name__})", deployment=deployment)
+    err.blames_deployment = False
+    return err
 
 
 def _count_ok(v: Any) -> bool:
@@ -51,7 +63,8 @@ def checked_completion(deployment: str, data: Any) -> dict[str, Any]:
 
 
 def checked_chunk(deployment: str, chunk: Any) -> dict[str, Any]:
-    if not (isinstance(chunk, dict) and isinstance(choices := chunk.get("choices", []), list)
+    # "choices": null is read as none, as every reader of chunks did before this check.
+    if not (isinstance(chunk, dict) and isinstance(choices := chunk.get("choices") or [], list)
             and all(_content_ok(c, "delta") for c in choices) and _usage_ok(chunk.get("usage"))):
         raise malformed(deployment, "stream event")
     return chunk
