@@ -262,3 +262,9 @@ def test_ill_typed_responses_api_fields_are_400(tt: ThreeTier, extra: dict) -> N
     assert_error(r, 400, "invalid_request_error")
     assert not any(f.requests for f in tt.fakes)
     assert_still_serving(tt)
+
+
+def test_a_responses_message_with_a_tool_role_is_refused_naming_the_role(tt: ThreeTier) -> None:
+    r = _post_to(tt, "/v1/responses", {"model": "auto", "input": [{"type": "message", "role": "tool", "content": "x"}]})
+    err = assert_error(r, 400, "invalid_request_error")
+    assert err["param"] == "input[0].role" and "function_call_output" in err["message"], err

@@ -69,6 +69,9 @@ def _input_items(items: list[Any]) -> list[dict[str, Any]]:
             chat.append({"role": "tool", "tool_call_id": item.get("call_id"), "content": _output_text(item.get("output"))})
         elif kind == "reasoning":
             continue  # the model's own scratch work: not replayed
+        elif kind == "message":
+            raise InvalidRequest(f"{where}.role must be user, assistant, system or developer (tool results are "
+                                 "function_call_output items)", param=f"{where}.role")
         else:
             raise InvalidRequest(f"{where}: input item type '{kind}' is not supported by this gateway", param=where)
     return chat
