@@ -77,3 +77,26 @@ def fill(log: Any, n: int, batch: int = 4, **kw: Any) -> list[str]:
             sink.write(conn, recs)
         ids.extend(r["decision_id"] for r in recs)
     return ids
+
+
+def tree_state(log: Any) -> Any:
+    """The audit_state row (the signed head and frontier) as it is now."""
+    import sqlalchemy as sa
+
+    from aiguillage.audit.tables import state
+
+    with log.db.engine.connect() as conn:
+        return conn.execute(sa.select(state)).one()
+
+
+def roll_back_to(log: Any, saved: Any) -> None:
+    """What restoring an older copy of the database does: later entries and checkpoints gone,
+    the tree state as ``saved``. Every remaining head and checkpoint is genuinely signed."""
+    import sqlalchemy as sa
+
+    from aiguillage.audit.tables import checkpoints, entries, state
+
+    with log.db.engine.begin() as conn:
+        conn.execute(sa.delete(entries).where(entries.c.seq >= saved.size))
+        conn.execute(sa.delete(checkpoints).where(checkpoints.c.size > saved.size))
+        conn.execute(sa.update(state).values({c: getattr(saved, c) for c in saved._fields if c != "id"}))

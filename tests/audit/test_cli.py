@@ -11,11 +11,11 @@ from pathlib import Path
 import orjson
 import sqlalchemy as sa
 import yaml
-from records import fill
+from records import fill, roll_back_to, tree_state
 from typer.testing import CliRunner
 
 from aiguillage.audit import AuditLog
-from aiguillage.audit.tables import checkpoints, entries, state
+from aiguillage.audit.tables import entries
 from aiguillage.cli.audit import app as audit_app
 from aiguillage.cli.gdpr import app as gdpr_app
 from aiguillage.cli.report import app as report_app
@@ -155,8 +155,7 @@ def test_report_processing_from_config(home: Path, tmp_path: Path) -> None:
 def test_head_then_verify_with_witnesses(home: Path, tmp_path: Path) -> None:
     log = _default_log()
     ids = fill(log, 10)
-    with log.db.engine.connect() as conn:
-        at_10 = conn.execute(sa.select(state)).one()
+    at_10 = tree_state(log)
     (tmp_path / "proof.json").write_text(runner.invoke(audit_app, ["prove", ids[3]]).output)  # a proof's head counts too
     fill(log, 5)
     saved = runner.invoke(audit_app, ["head"])
@@ -165,10 +164,7 @@ def test_head_then_verify_with_witnesses(home: Path, tmp_path: Path) -> None:
     args = ["verify", "--witness", str(tmp_path / "head.json"), "--witness", str(tmp_path / "proof.json")]
     ok = runner.invoke(audit_app, args)
     assert ok.exit_code == 0, ok.output
-    with log.db.engine.begin() as conn:  # back to the copy of 10 entries: genuinely signed, just older
-        conn.execute(sa.delete(entries).where(entries.c.seq >= 10))
-        conn.execute(sa.delete(checkpoints).where(checkpoints.c.size > 10))
-        conn.execute(sa.update(state).values({c: getattr(at_10, c) for c in at_10._fields if c != "id"}))
+    roll_back_to(log, at_10)  # back to the copy of 10 entries: genuinely signed, just older
     assert runner.invoke(audit_app, ["verify"]).exit_code == 0  # nothing in the database tells
     caught = runner.invoke(audit_app, args)
     assert caught.exit_code == 1 and "witnessed head at tree size 15" in caught.output, caught.output

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from conftest import settings_with
-from records import fill
+from records import fill, roll_back_to, tree_state
 
 from aiguillage.audit import AuditLog, merkle
 from aiguillage.audit.chain import leaf_input, split_frontier
@@ -282,27 +282,13 @@ def test_a_value_stored_with_another_type_names_its_entry(
     assert not res.ok and res.first_bad is not None and res.first_bad.startswith("entry #2"), res.message
 
 
-def _roll_back_to(log: AuditLog, saved: sa.Row) -> None:
-    """What restoring an older copy of the database does: later entries and checkpoints gone,
-    the tree state as it was. Every remaining head and checkpoint is genuinely signed."""
-    with log.db.engine.begin() as conn:
-        conn.execute(sa.delete(entries).where(entries.c.seq >= saved.size))
-        conn.execute(sa.delete(checkpoints).where(checkpoints.c.size > saved.size))
-        conn.execute(sa.update(state).values({c: getattr(saved, c) for c in saved._fields if c != "id"}))
-
-
-def _state(log: AuditLog) -> sa.Row:
-    with log.db.engine.connect() as conn:
-        return conn.execute(sa.select(state)).one()
-
-
 def test_a_rollback_is_invisible_without_a_witness_and_caught_with_one(log: AuditLog) -> None:
     fill(log, 20)
-    at_20 = _state(log)
+    at_20 = tree_state(log)
     fill(log, 10)
     witness = log.head()
     assert witness.size == 30 and log.verify(witnesses=[witness]).ok
-    _roll_back_to(log, at_20)
+    roll_back_to(log, at_20)
     assert log.verify().ok  # an older log, genuinely signed: nothing in the database tells
     res = log.verify(witnesses=[witness])
     assert not res.ok and res.first_bad == "witnessed head at tree size 30" and "rolled back" in res.message
@@ -310,10 +296,10 @@ def test_a_rollback_is_invisible_without_a_witness_and_caught_with_one(log: Audi
 
 def test_a_rewritten_history_of_the_witnessed_length_is_caught(log: AuditLog) -> None:
     fill(log, 20)
-    at_20 = _state(log)
+    at_20 = tree_state(log)
     fill(log, 10)
     witness = log.head()
-    _roll_back_to(log, at_20)
+    roll_back_to(log, at_20)
     fill(log, 15)  # a different entry #20 onwards, and now longer than the witness
     assert log.verify().ok
     res = log.verify(witnesses=[witness])

@@ -18,6 +18,13 @@ LIMIT = 50_000
 GOOD = {"model": "auto", "messages": [{"role": "user", "content": "hello"}]}
 
 
+def _read_to_close(s: socket.socket) -> bytes:
+    answer = b""
+    while chunk := s.recv(65536):
+        answer += chunk
+    return answer
+
+
 class Served:
     def __init__(self, gw: GatewayProcess, key: str, upstream: FakeOpenAI) -> None:
         self.gw, self.key, self.upstream = gw, key, upstream
@@ -102,9 +109,7 @@ def test_a_body_cut_short_is_refused_not_forwarded(served: Served, framing: str)
         s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                   + f"Authorization: Bearer {served.key}\r\n".encode() + head + sent)
         s.shutdown(socket.SHUT_WR)  # the request ends here; the answer can still come back
-        answer = b""
-        while chunk := s.recv(65536):
-            answer += chunk
+        answer = _read_to_close(s)
     # Half-closed, the connection still carries the refusal back (RSGI and ASGI alike).
     assert answer.startswith(b"HTTP/1.1 400"), answer
     assert b'"type":"invalid_request_error"' in answer
@@ -158,9 +163,7 @@ def test_head_wherever_get_and_405_names_the_allowed_methods(served: Served) -> 
     # Load balancers' health checks often use HEAD: it answers as GET would, without the body.
     with socket.create_connection(("127.0.0.1", served.gw.port), timeout=10) as s:
         s.sendall(b"HEAD /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        answer = b""
-        while chunk := s.recv(65536):
-            answer += chunk
+        answer = _read_to_close(s)
     head, _, body = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200") and body == b"", answer
     auth = {"authorization": f"Bearer {served.key}"}

@@ -42,6 +42,11 @@ class ChunkResult:
     pruned: int = 0  # entries whose body retention removed (a prefix of the chunk)
     allowed: int = 0  # highest metadata_pruned_before_seq seen in retention events
 
+    def fail(self, position: int, name: str, what: str) -> ChunkResult:
+        """Stop at ``position``: ``name`` is the first bad entry, ``what`` is wrong with it."""
+        self.bad = (position, name, f"{name}: {what}")
+        return self
+
 
 def entry_name(seq: int, event_id: str | None) -> str:
     return f"entry #{seq}" + (f" ({event_id})" if event_id else "")
@@ -106,29 +111,15 @@ def verify_chunk(
         for seq, kind, event_id, tenant, ts, body, nodes in rows:
             if seq != i:
                 what = "missing" if seq > i else "duplicated or out of order"
-                res.bad = (
-                    i,
-                    entry_name(i, None),
-                    f"entry #{i}: {what} (found leaf index {seq} at position {i})",
-                )
-                return res
+                return res.fail(i, entry_name(i, None), f"{what} (found leaf index {seq} at position {i})")
             if not isinstance(nodes, bytes) or not (body is None or isinstance(body, bytes)):
-                res.bad = (i, entry_name(seq, None),
-                           f"{entry_name(seq, None)}: a stored value has the wrong type (entry altered)")
-                return res
+                return res.fail(i, entry_name(seq, None), "a stored value has the wrong type (entry altered)")
             if body is None:
                 if res.pruned != i - start:
-                    res.bad = (
-                        i,
-                        entry_name(seq, event_id),
-                        f"{entry_name(seq, event_id)}: body removed out of band",
-                    )
-                    return res
+                    return res.fail(i, entry_name(seq, event_id), "body removed out of band")
                 if (kind, event_id, tenant, ts) != (PRUNED_KIND, pruned_event_id(seq), PRUNED_TENANT, PRUNED_TS):
-                    res.bad = (i, entry_name(seq, None),
-                               f"{entry_name(seq, None)}: pruned by retention, yet it has metadata again "
-                               "(entry altered)")
-                    return res
+                    return res.fail(i, entry_name(seq, None),
+                                    "pruned by retention, yet it has metadata again (entry altered)")
                 res.pruned += 1
                 leaf = bytes(nodes[:32])
             else:
@@ -139,10 +130,8 @@ def verify_chunk(
                             res.allowed, int(orjson.loads(body).get("metadata_pruned_before_seq", 0))
                         )
                 except (TypeError, ValueError, AttributeError):  # orjson's errors are both
-                    res.bad = (i, entry_name(seq, None),
-                               f"{entry_name(seq, None)}: a stored value cannot be read as written "
-                               "(entry altered)")
-                    return res
+                    return res.fail(i, entry_name(seq, None),
+                                    "a stored value cannot be read as written (entry altered)")
             local = i - start
             if local & 1:
                 done = [leaf]
@@ -164,12 +153,7 @@ def verify_chunk(
                 if local == full - 1:
                     res.top_nodes = bytes(nodes[32:])
             if not good:
-                res.bad = (
-                    i,
-                    entry_name(seq, event_id),
-                    f"{entry_name(seq, event_id)}: stored fields do not match its hash (entry altered)",
-                )
-                return res
+                return res.fail(i, entry_name(seq, event_id), "stored fields do not match its hash (entry altered)")
             i += 1
             res.count += 1
             if i in wanted:
