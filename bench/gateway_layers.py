@@ -41,22 +41,25 @@ from aiguillage.decision import Decision
 Call = Callable[[], Awaitable[object]]
 
 
-async def measure(name: str, one: Call, n: int, conc: int, rounds: int) -> None:
+async def measure(name: str, one: Call, n: int, conc: int, rounds: int, writer: object) -> None:
     async def caller(k: int) -> None:
         for _ in range(k):
             await one()
 
     await asyncio.gather(*(caller(max(1, 200 // conc)) for _ in range(conc)))  # warm-up
-    best: tuple[float, float, float] | None = None
+    best: tuple[float, float, float, float] | None = None
     for _ in range(rounds):
+        batches0, records0 = getattr(writer, "batches", 0), getattr(writer, "records", 0)
         loop0, writer0, wall0 = time.thread_time(), thread_cpu("aiguillage-writer"), time.perf_counter()
         await asyncio.gather(*(caller(n // conc) for _ in range(conc)))
         done = n // conc * conc
+        batches = getattr(writer, "batches", 0) - batches0
         got = ((time.thread_time() - loop0) / done * 1e6, (thread_cpu("aiguillage-writer") - writer0) / done * 1e6,
-               (time.perf_counter() - wall0) / done * 1e6)
+               (time.perf_counter() - wall0) / done * 1e6,
+               (getattr(writer, "records", 0) - records0) / batches if batches else 0.0)
         best = got if best is None or got[0] < best[0] else best
     assert best is not None
-    print(f"| {name} | {best[0]:.0f} | {best[1]:.0f} | {best[2]:.0f} |", flush=True)
+    print(f"| {name} | {best[0]:.0f} | {best[1]:.0f} | {best[2]:.0f} | {best[3]:.1f} |", flush=True)
 
 
 def main() -> None:
@@ -129,7 +132,7 @@ async def run(app: App, key: str, base_url: str, args: argparse.Namespace) -> No
         statuses.append(proto.status)
 
     print(f"c={args.conc}, {args.requests} requests per round, best of {args.rounds} rounds (by loop CPU)\n")
-    print("| layer | event loop CPU µs/req | writer CPU µs/req | wall µs/req |\n|---|---:|---:|---:|")
+    print("| layer | event loop CPU µs/req | writer CPU µs/req | wall µs/req | records per commit |\n|---|---:|---:|---:|---:|")
     layers = [("1. aiohttp post + read", raw_post), ("2. provider", provider_call),
                       ("3. caller (slot, breaker, timeout) + provider", caller_call),
                       ("4. parse + prepare (no call)", prepare_only),
@@ -144,7 +147,7 @@ async def run(app: App, key: str, base_url: str, args: argparse.Namespace) -> No
     for i, (name, one) in enumerate(layers, 1):
         if args.only and i not in args.only:
             continue
-        await measure(name, one, args.requests, args.conc, args.rounds)
+        await measure(name, one, args.requests, args.conc, args.rounds, writer)
     if any(s != 200 for s in statuses):
         raise SystemExit(f"the app answered {sorted(set(statuses))}")
     await gw.close()
