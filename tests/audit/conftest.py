@@ -67,11 +67,12 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 def settings_with(checkpoint_every: int = 8, **audit: int) -> Settings:
-    """Tenant ``acme`` keeps content (store_content); every other tenant has the default policy."""
+    """Tenants ``acme`` and ``initech`` keep content (store_content); every other tenant has the
+    default policy."""
     return default_settings().model_copy(
         update={
             "audit": AuditSettings(checkpoint_every=checkpoint_every, **audit),
-            "tenants": {"acme": TenantPolicy(store_content=True)},
+            "tenants": {"acme": TenantPolicy(store_content=True), "initech": TenantPolicy(store_content=True)},
         }
     )
 

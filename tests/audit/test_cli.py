@@ -99,9 +99,14 @@ def test_gdpr_erase_and_retention_commands(home: Path, tmp_path: Path) -> None:
     log = AuditLog.open(cfg)
     ids = fill(log, 4, subject="carol", content=True)
     assert log.get_content(ids[0]) is not None
+    # Subjects are scoped by tenant: the command insists on knowing whose subject it is.
     res = runner.invoke(gdpr_app, ["erase", "--subject", "carol", "--config", str(cfg)])
+    assert res.exit_code == 2 and "--tenant" in res.output and "--all-tenants" in res.output
+    both = runner.invoke(gdpr_app, ["erase", "--subject", "carol", "--tenant", "acme", "--all-tenants"])
+    assert both.exit_code == 2
+    res = runner.invoke(gdpr_app, ["erase", "--subject", "carol", "--tenant", "acme", "--config", str(cfg)])
     assert res.exit_code == 0, res.output
-    assert "4 stored text(s)" in res.output
+    assert "4 stored text(s)" in res.output and "tenant 'acme'" in res.output
     assert log.get_content(ids[0]) is None
     ret = runner.invoke(audit_app, ["retention"])
     assert ret.exit_code == 0 and json.loads(ret.output)["metadata_pruned"] == 0

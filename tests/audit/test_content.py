@@ -30,7 +30,7 @@ def test_event_is_stored_without_content_and_returned_only_to_its_tenant(log: Au
     assert (
         "content" not in got
         and "subject_id" not in got
-        and got["subject"] == log.subject_pseudonym("alice@example.org")
+        and got["subject"] == log.subject_pseudonym("acme", "alice@example.org")
     )
     assert log.get_decision(rec["decision_id"], "globex") is None
     raw = b"".join(_bodies(log))
@@ -67,19 +67,20 @@ def test_erasure_makes_content_unreadable_and_keeps_the_log_valid(log: AuditLog)
     alice = fill(log, 6, subject="alice", content=True)
     bob = fill(log, 4, subject="bob", content=True)
     assert log.get_content(alice[0]) is not None
-    assert log.erase_subject("alice") == 6
+    assert log.erase_subject("alice", "acme") == 6
     assert all(log.get_content(d) is None for d in alice)
     assert all(log.get_content(d) is not None for d in bob)
     with log.db.engine.connect() as conn:
         subjects = {r.subject for r in conn.execute(sa.select(subject_keys.c.subject))}
-    assert log.subject_pseudonym("alice") not in subjects
+    assert log.subject_pseudonym("acme", "alice") not in subjects
     res = log.verify()
     assert res.ok, res.message
     assert res.entries == 11
     events = [orjson.loads(line) for line in log.export(None, None, "jsonl")]
     erasure = [e for e in events if e["kind"] == "erasure"]
     assert len(erasure) == 1 and erasure[0]["event"]["content_erased"] == 6
-    assert erasure[0]["event"]["subject"] == log.subject_pseudonym("alice")
+    assert erasure[0]["event"]["subject"] == log.subject_pseudonym("acme", "alice")
+    assert erasure[0]["tenant"] == "acme"
     # A later request from the same subject gets a fresh key.
     later = fill(log, 1, subject="alice", content=True)
     assert log.get_content(later[0]) is not None and log.verify().ok
@@ -120,5 +121,69 @@ def test_metadata_kept_for_at_least_the_minimum(log: AuditLog) -> None:
 def test_erasing_a_long_subject_id_finds_what_the_request_path_stored(log: AuditLog) -> None:
     # The request path records at most 200 characters of the subject id; erasure cuts the same way.
     stored = fill(log, 2, subject="s" * 200, content=True)
-    assert log.erase_subject("s" * 300) == 2
+    assert log.erase_subject("s" * 300, "acme") == 2
     assert all(log.get_content(d) is None for d in stored)
+
+
+def _erasures(log: AuditLog) -> list[dict]:
+    return [e for e in (orjson.loads(line) for line in log.export(None, None, "jsonl")) if e["kind"] == "erasure"]
+
+
+def test_subjects_are_scoped_by_tenant(log: AuditLog) -> None:
+    # Two tenants' "user-1" are two people: one tenant's erasure leaves the other's text alone,
+    # and the log does not link them.
+    acme = fill(log, 3, tenant="acme", subject="user-1", content=True)
+    initech = fill(log, 2, tenant="initech", subject="user-1", content=True)
+    assert log.subject_pseudonym("acme", "user-1") != log.subject_pseudonym("initech", "user-1")
+    subjects = {log.get_decision(d, None)["subject"] for d in acme + initech}  # type: ignore[index]
+    assert len(subjects) == 2
+    assert log.erase_subject("user-1", "initech") == 2
+    assert all(log.get_content(d) is None for d in initech)
+    assert all(log.get_content(d) is not None for d in acme)
+    [event] = _erasures(log)
+    assert event["tenant"] == "initech" and event["event"]["content_erased"] == 2
+    assert event["event"]["subject"] == log.subject_pseudonym("initech", "user-1")
+    # A tenant that stored nothing for the id still gets its request on record.
+    assert log.erase_subject("user-1", "globex") == 0
+    assert [e["tenant"] for e in _erasures(log)] == ["initech", "globex"]
+    assert log.verify().ok
+
+
+def test_erasing_in_every_tenant(log: AuditLog) -> None:
+    acme = fill(log, 2, tenant="acme", subject="user-1", content=True)
+    initech = fill(log, 3, tenant="initech", subject="user-1", content=True)
+    kept = fill(log, 1, tenant="acme", subject="user-2", content=True)
+    fill(log, 1, tenant="globex", subject="user-1")  # its policy stores no content
+    assert log.erase_subject("user-1", None) == 5
+    assert all(log.get_content(d) is None for d in acme + initech)
+    assert log.get_content(kept[0]) is not None
+    assert sorted((e["tenant"], e["event"]["content_erased"]) for e in _erasures(log)) == [("acme", 2), ("initech", 3)]
+    # An id found nowhere: one event records the request.
+    assert log.erase_subject("nobody", None) == 0
+    last = _erasures(log)[-1]
+    assert last["tenant"] == "" and last["event"]["tenants"] == "all" and last["event"]["content_erased"] == 0
+    assert log.verify().ok
+
+
+def test_content_stored_before_tenant_scoping_is_erased_per_tenant(log: AuditLog) -> None:
+    # Earlier versions stored every tenant's "user-1" under one unscoped pseudonym and key. An
+    # erasure for one tenant deletes that tenant's texts only; the key goes with the last text.
+    legacy = log.legacy_subject_pseudonym("user-1")
+    acme = fill(log, 2, tenant="acme", subject="user-1")
+    initech = fill(log, 2, tenant="initech", subject="user-1")
+    with log.db.engine.begin() as conn:
+        log.chain.lock(conn)
+        log.content.put(conn, [(d, legacy, {"prompt": f"p{d}", "answer": "a"}) for d in acme + initech], time.time())
+    assert log.get_content(acme[0]) == {"prompt": f"p{acme[0]}", "answer": "a"}
+
+    def legacy_key() -> bool:
+        with log.db.engine.connect() as conn:
+            return conn.execute(sa.select(subject_keys.c.subject).where(subject_keys.c.subject == legacy)).first() is not None
+
+    assert log.erase_subject("user-1", "acme") == 2
+    assert all(log.get_content(d) is None for d in acme)
+    assert all(log.get_content(d) is not None for d in initech) and legacy_key()
+    assert _erasures(log)[-1]["event"]["legacy_subject"] == legacy
+    assert log.erase_subject("user-1", "initech") == 2
+    assert all(log.get_content(d) is None for d in initech) and not legacy_key()
+    assert log.verify().ok

@@ -154,7 +154,7 @@ def test_content_stored_only_when_asked_and_erasable(tmp_path: Path, fake: FakeO
         assert log.get_content(ids["plain"]) is None
         raw = (tmp_path / "aiguillage.db").read_bytes()
         assert b"secret of keeper" not in raw  # encrypted at rest
-        out = audit_cli(gw, "gdpr", "erase", "--subject", "patient-keeper")
+        out = audit_cli(gw, "gdpr", "erase", "--subject", "patient-keeper", "--tenant", "keeper")
         assert out.returncode == 0, out.stderr
         assert log.get_content(ids["keeper"]) is None
     finally:

@@ -17,7 +17,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy.engine import Connection
 
-from aiguillage.audit.tables import content, subject_keys
+from aiguillage.audit.tables import content, entries, subject_keys
 
 _NONCE = 12
 
@@ -29,6 +29,12 @@ def _seal(aead: AESGCM, plaintext: bytes, aad: bytes) -> bytes:
 
 def _open(aead: AESGCM, blob: bytes, aad: bytes) -> bytes:
     return aead.decrypt(blob[:_NONCE], blob[_NONCE:], aad)
+
+
+def _secure_delete(conn: Connection) -> None:
+    if conn.dialect.name == "sqlite":
+        # Zero the freed pages so the wrapped key and the text do not linger in the file.
+        conn.exec_driver_sql("PRAGMA secure_delete = ON")
 
 
 class ContentStore:
@@ -81,16 +87,28 @@ class ContentStore:
         except InvalidTag:
             return None
 
-    def erase(self, conn: Connection, subject: str) -> int:
-        if conn.dialect.name == "sqlite":
-            # Zero the freed pages so the wrapped key does not linger in the file.
-            conn.exec_driver_sql("PRAGMA secure_delete = ON")
+    def erase(self, conn: Connection, subject: str) -> tuple[int, bool]:
+        """Delete the subject's texts and key: (texts deleted, whether there was a key)."""
+        _secure_delete(conn)
         n = conn.execute(sa.delete(content).where(content.c.subject == subject)).rowcount
-        conn.execute(sa.delete(subject_keys).where(subject_keys.c.subject == subject))
+        had_key = conn.execute(sa.delete(subject_keys).where(subject_keys.c.subject == subject)).rowcount
+        return int(n or 0), bool(had_key)
+
+    def erase_for_tenant(self, conn: Connection, subject: str, tenant: str) -> int:
+        """Delete the texts stored under ``subject`` for ``tenant``'s decisions only; the key too
+        once no text of any tenant is left under it. For content that versions before tenant
+        scoping stored under one pseudonym for all tenants. The texts deleted."""
+        _secure_delete(conn)
+        theirs = sa.select(entries.c.event_id).where(entries.c.tenant == tenant, entries.c.kind == "decision")
+        n = conn.execute(
+            sa.delete(content).where(content.c.subject == subject, content.c.event_id.in_(theirs))
+        ).rowcount
+        left = conn.execute(sa.select(content.c.event_id).where(content.c.subject == subject).limit(1)).first()
+        if left is None:
+            conn.execute(sa.delete(subject_keys).where(subject_keys.c.subject == subject))
         return int(n or 0)
 
     def expire(self, conn: Connection, before: float) -> int:
-        if conn.dialect.name == "sqlite":
-            conn.exec_driver_sql("PRAGMA secure_delete = ON")
+        _secure_delete(conn)
         n = conn.execute(sa.delete(content).where(content.c.created_at < before)).rowcount
         return int(n or 0)

@@ -40,7 +40,7 @@ class AuditLog:
         self._hmac_key = self.keys.hmac_key
         self._hmac_template = hmac.new(self._hmac_key, digestmod=hashlib.sha256)
         self._subject_key = self.keys.subject_key
-        self._pseudonyms: dict[str, str] = {}
+        self._pseudonyms: dict[tuple[str, str], str] = {}
         self.chain = Chain(self.keys, settings.audit.checkpoint_every)
         self.content = ContentStore(self.keys.wrap)
         db.migrate()
@@ -107,15 +107,22 @@ class AuditLog:
         h.update(text.encode("utf-8", "surrogatepass"))
         return h.hexdigest()
 
-    def subject_pseudonym(self, subject_id: str) -> str:
-        subject_id = subject_id[:SUBJECT_ID_MAX_CHARS]  # as the request path records it
-        got = self._pseudonyms.get(subject_id)
+    def subject_pseudonym(self, tenant: str, subject_id: str) -> str:
+        """The keyed pseudonym that stands for one of ``tenant``'s data subjects in the log and
+        names their content key. Scoped by tenant: two tenants' "user-1" are different people
+        (each tenant answers its own erasure requests), and the log does not link them."""
+        key = (tenant, subject_id[:SUBJECT_ID_MAX_CHARS])  # cut as the request path records it
+        got = self._pseudonyms.get(key)
         if got is None:
-            got = prompt_hmac(self._subject_key, subject_id)[:48]
+            got = prompt_hmac(self._subject_key, _scoped_subject(*key))[:48]
             if len(self._pseudonyms) >= 10_000:  # subjects repeat; keep the cache bounded
                 self._pseudonyms.clear()
-            self._pseudonyms[subject_id] = got
+            self._pseudonyms[key] = got
         return got
+
+    def legacy_subject_pseudonym(self, subject_id: str) -> str:
+        """The pseudonym versions before tenant scoping gave a subject, in every tenant alike."""
+        return prompt_hmac(self._subject_key, subject_id[:SUBJECT_ID_MAX_CHARS])[:48]
 
     def sink(self) -> AuditSink:
         return AuditSink(self)
@@ -227,15 +234,36 @@ class AuditLog:
         return export_lines(self.db.engine, _epoch(since), _epoch(until), fmt)
 
     # -- GDPR and retention ------------------------------------------------------------------
-    def erase_subject(self, subject_id: str) -> int:
-        """Destroy the subject's content key and text; log the erasure. Returns texts erased."""
-        subject = self.subject_pseudonym(subject_id)
+    def erase_subject(self, subject_id: str, tenant: str | None) -> int:
+        """Destroy a data subject's content key and text, and log the erasure; the texts erased.
+
+        ``tenant``: whose data subject this is. None: the subject id in every tenant that has a
+        decision in the log (one erasure event per tenant with anything stored for it)."""
         with self.db.engine.begin() as conn:
             self.chain.lock(conn)  # serialise with writers so no new content races the erasure
-            n = self.content.erase(conn, subject)
-            self._append_event(conn, "erasure", "", {"subject": subject, "content_erased": n})
+            tenants = [tenant] if tenant is not None else _tenants_with_decisions(conn)
+            legacy = self.legacy_subject_pseudonym(subject_id)
+            total, logged = 0, False
+            for name in tenants:
+                subject = self.subject_pseudonym(name, subject_id)
+                n, had_key = self.content.erase(conn, subject)
+                # Content an earlier version stored under the unscoped pseudonym: only this
+                # tenant's texts, found through their decisions; the key goes with the last text.
+                n_legacy = self.content.erase_for_tenant(conn, legacy, name)
+                total += n + n_legacy
+                # A named tenant's request is logged even when nothing was stored; across all
+                # tenants, only where there was something to erase.
+                if tenant is not None or had_key or n or n_legacy:
+                    body: dict[str, Any] = {"subject": subject, "content_erased": n + n_legacy}
+                    if n_legacy:
+                        body["legacy_subject"] = legacy
+                    self._append_event(conn, "erasure", name, body)
+                    logged = True
+            if not logged:  # every tenant, nothing found: the request is on record all the same
+                self._append_event(conn, "erasure", "", {"subject": legacy, "content_erased": 0,
+                                                         "tenants": "all"})
         self._checkpoint_wal()
-        return n
+        return total
 
     def apply_retention(self, now: float | None = None) -> dict[str, Any]:
         """Delete content past ``content_retention_days``, prune event bodies past
@@ -291,6 +319,18 @@ def _allowed_so_far(conn: Connection) -> int:
     return int(orjson.loads(body).get("metadata_pruned_before_seq", 0)) if body else 0
 
 
+def _scoped_subject(tenant: str, subject_id: str) -> str:
+    # Length-prefixed, so no (tenant, subject) pair reads as another; the tag keeps it apart from
+    # the unscoped ids of earlier versions (an HTTP header cannot carry the NUL).
+    return f"aiguillage-subject-v2\x00{len(tenant)}:{tenant}{subject_id}"
+
+
+def _tenants_with_decisions(conn: Connection) -> list[str]:
+    return list(conn.execute(
+        sa.select(entries.c.tenant).where(entries.c.kind == "decision").distinct().order_by(entries.c.tenant)
+    ).scalars())
+
+
 def _epoch(t: float | datetime | None) -> float | None:
     return t.timestamp() if isinstance(t, datetime) else t
 
@@ -308,9 +348,9 @@ class AuditSink:
         for rec in records:
             body = dict(rec)
             text = body.pop("content", None)
-            subject = pseudonym(str(body.pop("subject_id", None) or rec.get("tenant") or ""))
-            body["subject"] = subject  # a keyed pseudonym: the raw subject id never enters the log
             tenant = str(rec.get("tenant") or "")
+            subject = pseudonym(tenant, str(body.pop("subject_id", None) or tenant))
+            body["subject"] = subject  # a keyed pseudonym: the raw subject id never enters the log
             ts = float(rec.get("received_at") or time.time())
             eid = str(rec["decision_id"])
             events.append(Event("decision", eid, tenant, ts, canonical(body)))

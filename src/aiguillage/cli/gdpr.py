@@ -20,16 +20,29 @@ def _group() -> None:
 @app.command()
 def erase(
     subject: Annotated[
-        str, typer.Option("--subject", help="Data-subject id (x-aiguillage-subject header, or tenant)")
+        str, typer.Option("--subject", help="Data-subject id (x-aiguillage-subject header, or the tenant's name)")
     ],
+    tenant: Annotated[
+        str | None, typer.Option("--tenant", help="The tenant whose data subject this is")
+    ] = None,
+    all_tenants: Annotated[
+        bool, typer.Option("--all-tenants", help="Erase this subject id in every tenant")
+    ] = False,
     config: Annotated[Path | None, typer.Option("--config", "-c", help="Gateway YAML config")] = None,
 ) -> None:
-    """Destroy the subject's content key and stored text; the erasure is logged, the log stays valid."""
+    """Destroy the subject's content key and stored text; the erasure is logged, the log stays valid.
+
+    Subjects are scoped by tenant: the same id sent by two tenants is two data subjects."""
+    if (tenant is None) == (not all_tenants):
+        typer.echo("error: name the tenant whose data subject this is (--tenant NAME), or erase the id "
+                   "in every tenant (--all-tenants)", err=True)
+        raise typer.Exit(2)
     try:
         log = AuditLog.open(config)
     except Exception as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
-    n = log.erase_subject(subject)
-    typer.echo(f"erased: the subject's content key (if there was one) destroyed, {n} stored text(s) deleted; "
-               "erasure event appended to the audit log")
+    n = log.erase_subject(subject, tenant)
+    where = f"tenant '{tenant}'" if tenant is not None else "every tenant"
+    typer.echo(f"erased in {where}: the subject's content key (if there was one) destroyed, {n} stored "
+               "text(s) deleted; erasure event appended to the audit log")
