@@ -298,7 +298,47 @@ def test_the_writer_returns_its_connection_to_the_pool_waiting_for_locks_again(t
     assert db.engine.pool.checkedin() == 1
     with db.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == BUSY_TIMEOUT_MS
+        # ... and checkpoint the log itself again, as the writer's connection did not.
+        assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 1000
     assert _count(tmp_path / "gc.db") == 3
+
+
+def test_checkpoints_run_on_their_own_thread_and_the_log_stays_short(tmp_path: Path) -> None:
+    # The writer's commits never copy the log into the database file (that would stall the
+    # event loop); a thread does. Under a steady stream of commits SQLite would never start the
+    # log over after a checkpoint running beside them: without the writers' pause for the last
+    # pages, the file would grow by every page written.
+    path = tmp_path / "gc.db"
+    sink = RowSink()
+    writer = GroupCommitWriter(_db(path), [sink])
+    assert writer.checkpointer is not None
+    writer.checkpointer.interval_s, writer.checkpointer.restart_pages = 0.005, 64
+    writer.start()
+    wal = Path(str(path) + "-wal")
+    sizes = []
+
+    async def main() -> None:
+        for start in range(0, 6000, 20):  # one batch per iteration, back to back
+            await asyncio.gather(*(writer.submit({"n": n}) for n in range(start, start + 20)))
+            sizes.append(wal.stat().st_size)
+
+    with sqlite3.connect(path) as conn:
+        conn.execute("ALTER TABLE perf_gc_rows ADD COLUMN pad TEXT DEFAULT (hex(randomblob(600)))")
+    try:
+        assert "aiguillage-checkpoint" in {t.name for t in threading.enumerate()}
+        with sqlite3.connect(path) as conn:  # the writer's own connection leaves checkpoints alone
+            asyncio.run(main())
+            written = 6000 * 1200
+    finally:
+        writer.close()
+    assert "aiguillage-checkpoint" not in {t.name for t in threading.enumerate()}
+    assert _count(path) == 6000
+    assert max(sizes) < written / 4, (max(sizes), written)
+    assert writer.checkpointer.pauses >= 1
+    # What the stopped gateway leaves: everything copied into the database file.
+    with sqlite3.connect(path, isolation_level=None) as conn:
+        _busy, pages, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    assert copied == pages
 
 
 def test_submit_after_close_fails_instead_of_hanging(tmp_path: Path) -> None:

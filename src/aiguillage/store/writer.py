@@ -46,6 +46,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.engine import Connection, make_url
 
+from aiguillage.store.checkpointer import RESTART_PAGES, WalCheckpointer
 from aiguillage.store.db import BUSY_TIMEOUT_MS, Database, driver_cursor
 
 try:
@@ -96,6 +97,10 @@ class GroupCommitWriter:
         self._stopping = False  # close() has begun
         self._sealed = False  # close() has written out the queue: nothing more can be queued
         self._waiting = 0  # batches retrying on a loop timer for another process's lock
+        # SQLite file: WAL checkpoints run on a thread of their own, never in a commit of ours.
+        path = self._sqlite_file()
+        self.checkpointer = (WalCheckpointer(path, path + ".writer-lock")
+                             if path and WalCheckpointer.available() else None)
         self.batches = 0
         self.records = 0
 
@@ -103,6 +108,8 @@ class GroupCommitWriter:
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="aiguillage-writer", daemon=True)
             self._thread.start()
+            if self.checkpointer is not None:
+                self.checkpointer.start()
 
     def submit(self, record: dict[str, Any], alone: bool = False) -> asyncio.Future[None]:
         """Queue a record; the future resolves once it is committed (or fails with the error).
@@ -229,6 +236,8 @@ class GroupCommitWriter:
                     self._commit(leftovers)
                 finally:
                     self._drop_connection()
+        if self.checkpointer is not None:
+            self.checkpointer.close()
 
     def _take_batch(self) -> tuple[list[Any], bool]:
         first = self._q.get()
@@ -277,6 +286,8 @@ class GroupCommitWriter:
             return self.db.engine.begin()
         if self._conn is None:
             self._conn = self.db.engine.connect()
+            if self.checkpointer is not None:  # see store/checkpointer.py
+                driver_cursor(self._conn).execute("PRAGMA wal_autocheckpoint=0")
         return self._conn.begin()
 
     @contextlib.contextmanager
@@ -297,10 +308,17 @@ class GroupCommitWriter:
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
 
+    def _sqlite_file(self) -> str | None:
+        """The database file's path (SQLite on a file, on POSIX), else None."""
+        if not self.db.is_sqlite or fcntl is None:
+            return None
+        path = make_url(self.db.url).database
+        return path if path and path != ":memory:" and not path.startswith("file:") else None
+
     def _lock_fd(self) -> int | None:
         if self._lock is None and self.db.is_sqlite and fcntl is not None:
-            path = make_url(self.db.url).database
-            if path and path != ":memory:" and not path.startswith("file:"):
+            path = self._sqlite_file()
+            if path:
                 self._lock = os.open(path + ".writer-lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
             else:
                 self._lock = -1
@@ -312,6 +330,12 @@ class GroupCommitWriter:
             self._lock = None
         if self._conn is not None:
             try:
+                if self.checkpointer is not None:
+                    # Back to SQLite's own checkpoints before the pool hands the connection on.
+                    try:
+                        self._conn.exec_driver_sql(f"PRAGMA wal_autocheckpoint={RESTART_PAGES}")
+                    except Exception:
+                        self._conn.invalidate()
                 if self._no_busy_wait:
                     # Never hand the pool a connection that fails at once instead of waiting
                     # for a lock: restore busy_timeout, or discard the connection.
