@@ -16,8 +16,9 @@ own process), adding one part of the request path to the layer before it:
 7–9. layer 5 without the audit sink, with no sinks at all (empty commits), and with no writer:
    what the durable record costs, part by part.
 
-Per layer and request: CPU of the event-loop thread, CPU of the group-commit writer thread, and
-wall time (best of ``--rounds``; CPU time is far less sensitive to the noisy VM than wall time).
+Per layer and request: CPU of the event-loop thread, CPU of the group-commit writer and WAL
+checkpoint threads, and wall time (best of ``--rounds``; CPU time is far less sensitive to the
+noisy VM than wall time).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import orjson
 import uvloop
 
 from gateway_common import CHAT_BODY
-from gateway_inproc import RsgiProto, rsgi_request, start_inproc, thread_cpu  # first: it sets up prometheus_client as serve does
+from gateway_inproc import RECORD_THREADS, RsgiProto, rsgi_request, start_inproc, thread_cpu  # first: it sets up prometheus_client as serve does
 
 from aiguillage.api.app import App
 from aiguillage.api.validate import parse_chat, parse_json
@@ -50,11 +51,11 @@ async def measure(name: str, one: Call, n: int, conc: int, rounds: int, writer: 
     best: tuple[float, float, float, float] | None = None
     for _ in range(rounds):
         batches0, records0 = getattr(writer, "batches", 0), getattr(writer, "records", 0)
-        loop0, writer0, wall0 = time.thread_time(), thread_cpu("aiguillage-writer"), time.perf_counter()
+        loop0, writer0, wall0 = time.thread_time(), thread_cpu(*RECORD_THREADS), time.perf_counter()
         await asyncio.gather(*(caller(n // conc) for _ in range(conc)))
         done = n // conc * conc
         batches = getattr(writer, "batches", 0) - batches0
-        got = ((time.thread_time() - loop0) / done * 1e6, (thread_cpu("aiguillage-writer") - writer0) / done * 1e6,
+        got = ((time.thread_time() - loop0) / done * 1e6, (thread_cpu(*RECORD_THREADS) - writer0) / done * 1e6,
                (time.perf_counter() - wall0) / done * 1e6,
                (getattr(writer, "records", 0) - records0) / batches if batches else 0.0)
         best = got if best is None or got[0] < best[0] else best
@@ -132,7 +133,7 @@ async def run(app: App, key: str, base_url: str, args: argparse.Namespace) -> No
         statuses.append(proto.status)
 
     print(f"c={args.conc}, {args.requests} requests per round, best of {args.rounds} rounds (by loop CPU)\n")
-    print("| layer | event loop CPU µs/req | writer CPU µs/req | wall µs/req | records per commit |\n|---|---:|---:|---:|---:|")
+    print("| layer | event loop CPU µs/req | writer + checkpoint threads CPU µs/req | wall µs/req | records per commit |\n|---|---:|---:|---:|---:|")
     layers = [("1. aiohttp post + read", raw_post), ("2. provider", provider_call),
                       ("3. caller (slot, breaker, timeout) + provider", caller_call),
                       ("4. parse + prepare (no call)", prepare_only),

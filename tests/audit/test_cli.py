@@ -107,6 +107,10 @@ def test_gdpr_erase_and_retention_commands(home: Path, tmp_path: Path) -> None:
     res = runner.invoke(gdpr_app, ["erase", "--subject", "carol", "--tenant", "acme", "--config", str(cfg)])
     assert res.exit_code == 0, res.output
     assert "4 stored text(s)" in res.output and "tenant 'acme'" in res.output
+    again = fill(log, 2, tenant="acme", subject="carol", content=True)
+    res = runner.invoke(gdpr_app, ["erase", "--subject", "carol", "--all-tenants", "--config", str(cfg)])
+    assert res.exit_code == 0 and "every tenant" in res.output and "2 stored text(s)" in res.output, res.output
+    assert log.get_content(again[0]) is None
     assert log.get_content(ids[0]) is None
     ret = runner.invoke(audit_app, ["retention"])
     assert ret.exit_code == 0 and json.loads(ret.output)["metadata_pruned"] == 0

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import orjson
 import sqlalchemy as sa
+from conftest import settings_with
 from records import fill, make_record
 
 from aiguillage.audit import AuditLog
 from aiguillage.audit.tables import content, entries, subject_keys
+from aiguillage.store.db import Database
 
 DAY = 86400.0
 
@@ -67,7 +70,7 @@ def test_erasure_makes_content_unreadable_and_keeps_the_log_valid(log: AuditLog)
     alice = fill(log, 6, subject="alice", content=True)
     bob = fill(log, 4, subject="bob", content=True)
     assert log.get_content(alice[0]) is not None
-    assert log.erase_subject("alice", "acme") == 6
+    assert log.erase_subject("alice", "acme").texts == 6
     assert all(log.get_content(d) is None for d in alice)
     assert all(log.get_content(d) is not None for d in bob)
     with log.db.engine.connect() as conn:
@@ -121,7 +124,7 @@ def test_metadata_kept_for_at_least_the_minimum(log: AuditLog) -> None:
 def test_erasing_a_long_subject_id_finds_what_the_request_path_stored(log: AuditLog) -> None:
     # The request path records at most 200 characters of the subject id; erasure cuts the same way.
     stored = fill(log, 2, subject="s" * 200, content=True)
-    assert log.erase_subject("s" * 300, "acme") == 2
+    assert log.erase_subject("s" * 300, "acme").texts == 2
     assert all(log.get_content(d) is None for d in stored)
 
 
@@ -137,14 +140,14 @@ def test_subjects_are_scoped_by_tenant(log: AuditLog) -> None:
     assert log.subject_pseudonym("acme", "user-1") != log.subject_pseudonym("initech", "user-1")
     subjects = {log.get_decision(d, None)["subject"] for d in acme + initech}  # type: ignore[index]
     assert len(subjects) == 2
-    assert log.erase_subject("user-1", "initech") == 2
+    assert log.erase_subject("user-1", "initech").texts == 2
     assert all(log.get_content(d) is None for d in initech)
     assert all(log.get_content(d) is not None for d in acme)
     [event] = _erasures(log)
     assert event["tenant"] == "initech" and event["event"]["content_erased"] == 2
     assert event["event"]["subject"] == log.subject_pseudonym("initech", "user-1")
     # A tenant that stored nothing for the id still gets its request on record.
-    assert log.erase_subject("user-1", "globex") == 0
+    assert log.erase_subject("user-1", "globex").texts == 0
     assert [e["tenant"] for e in _erasures(log)] == ["initech", "globex"]
     assert log.verify().ok
 
@@ -154,36 +157,106 @@ def test_erasing_in_every_tenant(log: AuditLog) -> None:
     initech = fill(log, 3, tenant="initech", subject="user-1", content=True)
     kept = fill(log, 1, tenant="acme", subject="user-2", content=True)
     fill(log, 1, tenant="globex", subject="user-1")  # its policy stores no content
-    assert log.erase_subject("user-1", None) == 5
+    assert log.erase_subject("user-1", None).texts == 5
     assert all(log.get_content(d) is None for d in acme + initech)
     assert log.get_content(kept[0]) is not None
     assert sorted((e["tenant"], e["event"]["content_erased"]) for e in _erasures(log)) == [("acme", 2), ("initech", 3)]
     # An id found nowhere: one event records the request.
-    assert log.erase_subject("nobody", None) == 0
+    assert log.erase_subject("nobody", None).texts == 0
     last = _erasures(log)[-1]
     assert last["tenant"] == "" and last["event"]["tenants"] == "all" and last["event"]["content_erased"] == 0
     assert log.verify().ok
 
 
-def test_content_stored_before_tenant_scoping_is_erased_per_tenant(log: AuditLog) -> None:
-    # Earlier versions stored every tenant's "user-1" under one unscoped pseudonym and key. An
-    # erasure for one tenant deletes that tenant's texts only; the key goes with the last text.
+def _store_legacy(log: AuditLog, ids: list[str]) -> str:
+    """Texts as versions before tenant scoping stored them: under one pseudonym of the bare id."""
     legacy = log.legacy_subject_pseudonym("user-1")
-    acme = fill(log, 2, tenant="acme", subject="user-1")
-    initech = fill(log, 2, tenant="initech", subject="user-1")
     with log.db.engine.begin() as conn:
         log.chain.lock(conn)
-        log.content.put(conn, [(d, legacy, {"prompt": f"p{d}", "answer": "a"}) for d in acme + initech], time.time())
-    assert log.get_content(acme[0]) == {"prompt": f"p{acme[0]}", "answer": "a"}
+        log.content.put(conn, [(d, legacy, {"prompt": f"p{d}", "answer": "a"}) for d in ids], time.time())
+    return legacy
 
-    def legacy_key() -> bool:
+
+def _has_key(log: AuditLog, subject: str) -> bool:
+    with log.db.engine.connect() as conn:
+        return conn.execute(sa.select(subject_keys.c.subject).where(subject_keys.c.subject == subject)).first() is not None
+
+
+def test_content_stored_before_tenant_scoping_is_erased_per_tenant(log: AuditLog) -> None:
+    # An erasure for one tenant deletes that tenant's old texts; the other tenants' move under
+    # their own keys, and the shared old key is destroyed at once (a backup of the erased
+    # ciphertexts must not stay decryptable while another tenant still has text).
+    acme = fill(log, 2, tenant="acme", subject="user-1")
+    initech = fill(log, 2, tenant="initech", subject="user-1")
+    legacy = _store_legacy(log, acme + initech)
+    assert log.get_content(acme[0]) == {"prompt": f"p{acme[0]}", "answer": "a"} and _has_key(log, legacy)
+    assert log.erase_subject("user-1", "acme").texts == 2
+    assert all(log.get_content(d) is None for d in acme) and not _has_key(log, legacy)
+    assert [log.get_content(d) for d in initech] == [{"prompt": f"p{d}", "answer": "a"} for d in initech]
+    assert _erasures(log)[-1]["event"] == {
+        "kind": "erasure", "at": _erasures(log)[-1]["event"]["at"], "subject": log.subject_pseudonym("acme", "user-1"),
+        "content_erased": 2, "legacy_subject": legacy}
+    # initech's texts are now under initech's own subject: its erasure finds them there.
+    assert log.erase_subject("user-1", "initech").texts == 2
+    assert all(log.get_content(d) is None for d in initech)
+    assert log.verify().ok
+
+
+def test_old_texts_are_erased_in_every_tenant_and_when_their_decision_was_pruned(tmp_path: Path) -> None:
+    # Content kept longer than the decisions' metadata: once a decision is pruned, its old text
+    # cannot be attributed to a tenant; an erasure of the id deletes it all the same.
+    log = AuditLog(Database(f"sqlite:///{tmp_path / 'a.db'}"),
+                   settings_with(content_retention_days=400, metadata_retention_days=183))
+    now = time.time()
+    old = fill(log, 2, tenant="acme", subject="user-1", received_at=now - 200 * DAY)
+    recent = fill(log, 2, tenant="initech", subject="user-1")
+    legacy = _store_legacy(log, old + recent)
+    assert log.apply_retention(now=now)["metadata_pruned"] == 2
+    assert log.get_content(old[0]) is not None
+    assert log.erase_subject("user-1", "initech").texts == 4  # its own two, and the two it cannot tell apart
+    assert all(log.get_content(d) is None for d in old + recent) and not _has_key(log, legacy)
+    assert log.verify().ok
+
+
+def test_old_texts_of_pruned_decisions_are_erased_across_all_tenants_under_no_tenant(tmp_path: Path) -> None:
+    log = AuditLog(Database(f"sqlite:///{tmp_path / 'a.db'}"),
+                   settings_with(content_retention_days=400, metadata_retention_days=183))
+    now = time.time()
+    legacy = _store_legacy(log, fill(log, 2, tenant="acme", subject="user-1", received_at=now - 200 * DAY))
+    assert log.apply_retention(now=now)["metadata_pruned"] == 2
+    assert log.erase_subject("user-1", None).texts == 2
+    last = _erasures(log)[-1]
+    assert last["tenant"] == "" and last["event"]["content_erased"] == 2 and last["event"]["legacy_subject"] == legacy
+    assert not _has_key(log, legacy) and log.verify().ok
+
+
+def test_retention_destroys_the_keys_of_subjects_with_no_text_left(log: AuditLog) -> None:
+    now = time.time()
+    fill(log, 2, tenant="acme", subject="user-1", content=True)
+    assert _has_key(log, log.subject_pseudonym("acme", "user-1"))
+    assert log.apply_retention(now=now + 31 * DAY)["content_deleted"] == 2
+    assert not _has_key(log, log.subject_pseudonym("acme", "user-1"))
+    later = fill(log, 1, tenant="acme", subject="user-1", content=True)  # a new key
+    assert log.get_content(later[0]) is not None and log.verify().ok
+
+
+def test_erasure_deletes_the_subjects_outcome_samples(log: AuditLog) -> None:
+    # Samples kept for router training hold the prompt and the answer in clear: the subject's go.
+    from aiguillage.outcomes import Outcomes, samples
+
+    outcomes = Outcomes(log.db)
+    mine = fill(log, 2, tenant="acme", subject="user-1")
+    others = fill(log, 1, tenant="acme", subject="user-2") + fill(log, 1, tenant="initech", subject="user-1")
+    for d in mine + others:
+        tenant = log.get_decision(d, None)["tenant"]  # type: ignore[index]
+        outcomes.record_shadow(d, tenant, [("small", "the prompt", "an answer", 0.9), ("large", "the prompt", "another", 1.0)])
+
+    def left() -> set[str]:
         with log.db.engine.connect() as conn:
-            return conn.execute(sa.select(subject_keys.c.subject).where(subject_keys.c.subject == legacy)).first() is not None
+            return set(conn.execute(sa.select(samples.c.decision_id)).scalars())
 
-    assert log.erase_subject("user-1", "acme") == 2
-    assert all(log.get_content(d) is None for d in acme)
-    assert all(log.get_content(d) is not None for d in initech) and legacy_key()
-    assert _erasures(log)[-1]["event"]["legacy_subject"] == legacy
-    assert log.erase_subject("user-1", "initech") == 2
-    assert all(log.get_content(d) is None for d in initech) and not legacy_key()
+    done = log.erase_subject("user-1", "acme")
+    assert done.outcome_samples == 4 and left() == set(others)
+    assert _erasures(log)[-1]["event"]["outcome_samples_erased"] == 4
+    assert log.erase_subject("user-1", None).outcome_samples == 2 and left() == {others[0]}
     assert log.verify().ok

@@ -94,21 +94,45 @@ class ContentStore:
         had_key = conn.execute(sa.delete(subject_keys).where(subject_keys.c.subject == subject)).rowcount
         return int(n or 0), bool(had_key)
 
-    def erase_for_tenant(self, conn: Connection, subject: str, tenant: str) -> int:
-        """Delete the texts stored under ``subject`` for ``tenant``'s decisions only; the key too
-        once no text of any tenant is left under it. For content that versions before tenant
-        scoping stored under one pseudonym for all tenants. The texts deleted."""
+    def rows_with_tenant(self, conn: Connection, subject: str) -> list[tuple[str, str | None]]:
+        """(event id, tenant of its decision) of each text stored under ``subject``; the tenant is
+        None when the decision was pruned already."""
+        return [(r.event_id, r.tenant) for r in conn.execute(
+            sa.select(content.c.event_id, entries.c.tenant)
+            .select_from(content.outerjoin(
+                entries, sa.and_(entries.c.event_id == content.c.event_id, entries.c.kind == "decision")))
+            .where(content.c.subject == subject)
+        )]
+
+    def delete(self, conn: Connection, event_ids: Sequence[str]) -> int:
         _secure_delete(conn)
-        theirs = sa.select(entries.c.event_id).where(entries.c.tenant == tenant, entries.c.kind == "decision")
-        n = conn.execute(
-            sa.delete(content).where(content.c.subject == subject, content.c.event_id.in_(theirs))
-        ).rowcount
-        left = conn.execute(sa.select(content.c.event_id).where(content.c.subject == subject).limit(1)).first()
-        if left is None:
-            conn.execute(sa.delete(subject_keys).where(subject_keys.c.subject == subject))
-        return int(n or 0)
+        n = 0
+        for i in range(0, len(event_ids), 500):
+            n += conn.execute(sa.delete(content).where(content.c.event_id.in_(event_ids[i:i + 500]))).rowcount or 0
+        return n
+
+    def rekey(self, conn: Connection, moves: dict[str, str], now: float) -> None:
+        """Re-encrypt texts (event id -> new subject) under their new subject's key."""
+        if not moves:
+            return
+        _secure_delete(conn)
+        keys = self._subject_keys(conn, set(moves.values()), now)
+        for event_id, new_subject in moves.items():
+            text = self.get(conn, event_id)
+            if text is None:  # undecryptable: nothing that could be moved
+                conn.execute(sa.delete(content).where(content.c.event_id == event_id))
+                continue
+            conn.execute(sa.update(content).where(content.c.event_id == event_id).values(
+                subject=new_subject,
+                ciphertext=_seal(keys[new_subject], orjson.dumps(text), event_id.encode()),
+            ))
 
     def expire(self, conn: Connection, before: float) -> int:
         _secure_delete(conn)
         n = conn.execute(sa.delete(content).where(content.c.created_at < before)).rowcount
+        # Keys with no text left go too: a copy of the expired texts (a backup) stays unreadable,
+        # and the table does not keep a row for every subject ever seen. A subject's next text
+        # gets a new key.
+        conn.execute(sa.delete(subject_keys).where(
+            ~sa.exists().where(content.c.subject == subject_keys.c.subject)))
         return int(n or 0)

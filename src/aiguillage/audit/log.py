@@ -8,6 +8,7 @@ import hmac
 import time
 import uuid
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from aiguillage.audit.verify import VerifyResult, Witness, verify
 from aiguillage.audit.verify_chunk import PRUNED_KIND, PRUNED_TENANT, PRUNED_TS
 from aiguillage.config import Settings, load_settings
 from aiguillage.decision import SUBJECT_ID_MAX_CHARS
+from aiguillage.outcomes import samples
 from aiguillage.store.db import Database
 
 DAY = 86400.0
@@ -234,36 +236,87 @@ class AuditLog:
         return export_lines(self.db.engine, _epoch(since), _epoch(until), fmt)
 
     # -- GDPR and retention ------------------------------------------------------------------
-    def erase_subject(self, subject_id: str, tenant: str | None) -> int:
-        """Destroy a data subject's content key and text, and log the erasure; the texts erased.
+    def erase_subject(self, subject_id: str, tenant: str | None) -> Erasure:
+        """Destroy a data subject's content key and text, delete their outcome samples, and log
+        the erasure.
 
         ``tenant``: whose data subject this is. None: the subject id in every tenant that has a
         decision in the log (one erasure event per tenant with anything stored for it)."""
+        # Outside the lock, as writers must not wait for them: a scan of the whole log, and
+        # one of the outcome samples (a new sample of this subject arriving meanwhile is as
+        # late as a new request would be).
+        tenants = [tenant] if tenant is not None else self._tenants_with_decisions()
+        samples_of = self._outcome_samples_of(subject_id, tenant)
         with self.db.engine.begin() as conn:
             self.chain.lock(conn)  # serialise with writers so no new content races the erasure
-            tenants = [tenant] if tenant is not None else _tenants_with_decisions(conn)
+            # Texts an earlier version stored under the unscoped pseudonym (one key for the id in
+            # every tenant): this erasure's are deleted, every other tenant's move under that
+            # tenant's own key, and the old key is destroyed now. A text whose decision was pruned
+            # already cannot be attributed to a tenant: it is erased too.
             legacy = self.legacy_subject_pseudonym(subject_id)
-            total, logged = 0, False
+            doomed: list[str] = []
+            moves: dict[str, str] = {}
+            legacy_erased: dict[str, int] = {}  # tenant ("": decision pruned) -> old texts erased
+            for eid, owner in self.content.rows_with_tenant(conn, legacy):
+                if tenant is None or owner is None or owner == tenant:
+                    doomed.append(eid)
+                    who = tenant if tenant is not None else owner or ""
+                    legacy_erased[who] = legacy_erased.get(who, 0) + 1
+                else:
+                    moves[eid] = self.subject_pseudonym(owner, subject_id)
+            total = self.content.delete(conn, doomed)
+            samples_erased = _delete_samples(conn, samples_of)
+            self.content.rekey(conn, moves, time.time())
+            self.content.erase(conn, legacy)  # the old key: no text is left under it
+            logged = False
             for name in tenants:
                 subject = self.subject_pseudonym(name, subject_id)
                 n, had_key = self.content.erase(conn, subject)
-                # Content an earlier version stored under the unscoped pseudonym: only this
-                # tenant's texts, found through their decisions; the key goes with the last text.
-                n_legacy = self.content.erase_for_tenant(conn, legacy, name)
-                total += n + n_legacy
+                n_legacy = legacy_erased.pop(name, 0)
+                n_samples = samples_erased.pop(name, 0)
+                total += n
                 # A named tenant's request is logged even when nothing was stored; across all
                 # tenants, only where there was something to erase.
-                if tenant is not None or had_key or n or n_legacy:
+                if tenant is not None or had_key or n or n_legacy or n_samples:
                     body: dict[str, Any] = {"subject": subject, "content_erased": n + n_legacy}
                     if n_legacy:
                         body["legacy_subject"] = legacy
+                    if n_samples:
+                        body["outcome_samples_erased"] = n_samples
                     self._append_event(conn, "erasure", name, body)
                     logged = True
-            if not logged:  # every tenant, nothing found: the request is on record all the same
-                self._append_event(conn, "erasure", "", {"subject": legacy, "content_erased": 0,
-                                                         "tenants": "all"})
+            unattributed = sum(legacy_erased.values())  # all tenants: old texts of pruned decisions
+            late = sum(samples_erased.values())  # samples of a tenant whose decisions the scan missed
+            if unattributed or late or not logged:  # ... or nothing found anywhere: on record all the same
+                body = {"legacy_subject": legacy, "content_erased": unattributed, "tenants": "all"}
+                if late:
+                    body["outcome_samples_erased"] = late
+                self._append_event(conn, "erasure", "", body)
         self._checkpoint_wal()
-        return total
+        return Erasure(total, sum(len(ids) for ids in samples_of.values()))
+
+    def _outcome_samples_of(self, subject_id: str, tenant: str | None) -> dict[str, list[int]]:
+        """Outcome samples (prompt and answer kept for router training, ``outcomes.py``) of the
+        subject's decisions, by tenant: found through each sample's decision in the log. A sample
+        whose decision was pruned cannot be attributed to anyone, and stays."""
+        q = sa.select(samples.c.id, samples.c.tenant, entries.c.body).select_from(samples.join(
+            entries, sa.and_(entries.c.event_id == samples.c.decision_id, entries.c.kind == "decision")))
+        if tenant is not None:
+            q = q.where(samples.c.tenant == tenant)
+        legacy = self.legacy_subject_pseudonym(subject_id)
+        found: dict[str, list[int]] = {}
+        with self.db.engine.connect() as conn:
+            for sample_id, owner, body in conn.execute(q):
+                subject = orjson.loads(body).get("subject") if body is not None else None
+                if subject is not None and subject in (legacy, self.subject_pseudonym(owner, subject_id)):
+                    found.setdefault(owner, []).append(sample_id)
+        return found
+
+    def _tenants_with_decisions(self) -> list[str]:
+        with self.db.engine.connect() as conn:
+            return list(conn.execute(
+                sa.select(entries.c.tenant).where(entries.c.kind == "decision").distinct().order_by(entries.c.tenant)
+            ).scalars())
 
     def apply_retention(self, now: float | None = None) -> dict[str, Any]:
         """Delete content past ``content_retention_days``, prune event bodies past
@@ -319,16 +372,23 @@ def _allowed_so_far(conn: Connection) -> int:
     return int(orjson.loads(body).get("metadata_pruned_before_seq", 0)) if body else 0
 
 
+@dataclass(frozen=True)
+class Erasure:
+    texts: int  # stored prompt/answer texts deleted
+    outcome_samples: int  # router-training samples deleted
+
+
+def _delete_samples(conn: Connection, by_tenant: dict[str, list[int]]) -> dict[str, int]:
+    ids = [i for found in by_tenant.values() for i in found]
+    for i in range(0, len(ids), 500):
+        conn.execute(sa.delete(samples).where(samples.c.id.in_(ids[i:i + 500])))
+    return {owner: len(found) for owner, found in by_tenant.items()}
+
+
 def _scoped_subject(tenant: str, subject_id: str) -> str:
     # Length-prefixed, so no (tenant, subject) pair reads as another; the tag keeps it apart from
     # the unscoped ids of earlier versions (an HTTP header cannot carry the NUL).
     return f"aiguillage-subject-v2\x00{len(tenant)}:{tenant}{subject_id}"
-
-
-def _tenants_with_decisions(conn: Connection) -> list[str]:
-    return list(conn.execute(
-        sa.select(entries.c.tenant).where(entries.c.kind == "decision").distinct().order_by(entries.c.tenant)
-    ).scalars())
 
 
 def _epoch(t: float | datetime | None) -> float | None:
@@ -366,4 +426,4 @@ class AuditSink:
             self.log.content.put(conn, texts, time.time())
 
 
-__all__ = ["AuditLog", "AuditSink", "VerifyResult", "leaf_input"]
+__all__ = ["AuditLog", "AuditSink", "Erasure", "VerifyResult", "leaf_input"]

@@ -30,7 +30,8 @@ def erase(
     ] = False,
     config: Annotated[Path | None, typer.Option("--config", "-c", help="Gateway YAML config")] = None,
 ) -> None:
-    """Destroy the subject's content key and stored text; the erasure is logged, the log stays valid.
+    """Destroy the subject's content key and stored text, delete their outcome samples; the erasure
+    is logged, the log stays valid.
 
     Subjects are scoped by tenant: the same id sent by two tenants is two data subjects."""
     if (tenant is None) == (not all_tenants):
@@ -42,7 +43,8 @@ def erase(
     except Exception as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
-    n = log.erase_subject(subject, tenant)
+    done = log.erase_subject(subject, tenant)
     where = f"tenant '{tenant}'" if tenant is not None else "every tenant"
-    typer.echo(f"erased in {where}: the subject's content key (if there was one) destroyed, {n} stored "
-               "text(s) deleted; erasure event appended to the audit log")
+    typer.echo(f"erased in {where}: the subject's content key (if there was one) destroyed, {done.texts} stored "
+               f"text(s) and {done.outcome_samples} outcome sample(s) deleted; erasure event appended to the "
+               "audit log")

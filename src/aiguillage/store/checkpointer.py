@@ -1,60 +1,49 @@
-"""WAL checkpoints off the request path (SQLite files).
+"""WAL checkpoints, mostly off the request path (SQLite files).
 
 SQLite in WAL mode copies the log back into the database file once it reaches 1,000 pages, in
 the connection whose commit crossed that size: for the group-commit writer, often the event
-loop itself (store/writer.py). That copy and the database file's fsync then block the loop and
-every request in flight on it, for several milliseconds (measured: the writer's commit p99 went
-from 3.3–4.0 ms to 7.3–8.4 ms with them, docs/benchmarks.md).
+loop itself (store/writer.py). The copy of 1,000 pages and the database file's fsync then
+block the loop, and every request in flight on it, for several milliseconds.
 
-Here a thread does it instead. The writer's connection turns the automatic checkpoint off, and
-every ``interval_s`` this thread runs a PASSIVE checkpoint, which copies what is committed
-without taking any lock that writers need. But SQLite starts the log over only in a commit whose
-transaction began after everything in the log was copied, and under a steady stream of commits
-the next transaction has almost always begun before a concurrent checkpoint ends: the file would
-grow without end (measured: 116 MB after 60,000 rows, against 9 MB). So once the log holds
-``restart_pages`` pages, the thread takes the writers' lock file (store/writer.py: every
-worker's writer takes it around each commit) and checkpoints again. Most pages were copied in
-the passive round just before, so writers wait only for the last few; a leader on the loop does
-not wait at all, it retries at its next iteration.
+Here a thread does the copying instead: the writer's connection turns the automatic checkpoint
+off, and every ``interval_s`` this thread runs a PASSIVE checkpoint, which copies what is
+committed without taking any lock that writers need. But SQLite starts the log over only in a
+transaction that began after everything in the log was copied, and under a steady stream of
+commits the next one has almost always begun before a checkpoint beside it ends: the log would
+grow without end (measured: 116 MB after 60,000 rows of 1.2 KB, against 9 MB). So once the log
+holds ``restart_pages`` pages and a round has copied all it found, the thread asks the writer
+(``restart_wanted``) to checkpoint once more itself, right after its next commit and before it
+lets the next transaction begin: only the pages committed since that round are left to copy.
+The thread never holds a lock the writers wait for: in Python it would hold it across its waits
+for the GIL, milliseconds each on a busy event loop.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 import sqlite3
 import threading
-from collections.abc import Iterator
-
-try:
-    import fcntl
-except ImportError:  # not POSIX: no lock file; the writer then keeps SQLite's own checkpoints
-    fcntl = None  # type: ignore[assignment]
+import time
 
 log = logging.getLogger(__name__)
 
 __all__ = ["WalCheckpointer", "RESTART_PAGES"]
 
-# SQLite's own threshold (wal_autocheckpoint's default): the log's size stays as it was.
+# SQLite's own threshold (wal_autocheckpoint's default): the log's size stays about as it was.
 RESTART_PAGES = 1000
 
 
 class WalCheckpointer:
-    def __init__(self, path: str, lock_path: str, interval_s: float = 0.1,
-                 restart_pages: int = RESTART_PAGES) -> None:
+    def __init__(self, path: str, interval_s: float = 0.1, restart_pages: int = RESTART_PAGES) -> None:
         self.path = path
-        self.lock_path = lock_path
         self.interval_s = interval_s
         self.restart_pages = restart_pages
+        # Set by the thread, cleared by the writer that checkpoints (see the module's docstring).
+        self.restart_wanted = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.rounds = 0  # checkpoints run, for tests and benchmarks
-        self.pauses = 0  # of which with the writers paused
-
-    @staticmethod
-    def available() -> bool:
-        return fcntl is not None
+        self.rounds = 0  # passive checkpoints run by the thread
+        self.finishes = 0  # checkpoints run by the writer when asked
 
     def start(self) -> None:
         if self._thread is None:
@@ -70,47 +59,43 @@ class WalCheckpointer:
         self._thread.join(timeout=30)
         self._thread = None
         try:
-            with self._connection() as conn, self._writers_paused():
+            conn = sqlite3.connect(self.path, timeout=10, isolation_level=None)
+            try:
                 conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-        except Exception:
+            finally:
+                conn.close()
+        except sqlite3.Error:
             log.warning("the final WAL checkpoint failed", exc_info=True)
 
+    def finish(self, conn: sqlite3.Connection) -> None:
+        """Run by the writer after a commit, before the next transaction, when asked to."""
+        self.restart_wanted = False
+        conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        self.finishes += 1
+
     def _run(self) -> None:
-        with self._connection() as conn:
-            while not self._stop.wait(self.interval_s):
-                try:
-                    self.checkpoint(conn)
-                except Exception:  # a full disk, say: the next round tries again
-                    log.warning("WAL checkpoint failed", exc_info=True)
-
-    def checkpoint(self, conn: sqlite3.Connection) -> None:
-        _busy, pages, _copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()[0]
-        self.rounds += 1
-        if pages >= self.restart_pages:
-            # Even when all was copied: a commit starts the log over only if it began after the
-            # copy ended, and under load the next one has usually begun already.
-            with self._writers_paused():
-                conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-            self.pauses += 1
-
-    @contextlib.contextmanager
-    def _connection(self) -> Iterator[sqlite3.Connection]:
-        conn = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
-        try:
-            yield conn
-        finally:
+        conn: sqlite3.Connection | None = None
+        failing_since: float | None = None
+        while not self._stop.wait(self.interval_s):
+            try:
+                if conn is None:
+                    conn = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
+                self._round(conn)
+                failing_since = None
+            except Exception:  # a full disk, no file descriptor left: the next round tries again
+                if failing_since is None or time.monotonic() - failing_since > 60:
+                    log.warning("WAL checkpoint failed (retrying every %gs)", self.interval_s, exc_info=True)
+                    failing_since = time.monotonic()
+                if conn is not None:
+                    conn.close()
+                    conn = None
+        if conn is not None:
             conn.close()
 
-    @contextlib.contextmanager
-    def _writers_paused(self) -> Iterator[None]:
-        # A descriptor of our own: flock conflicts between open files, so this also pauses the
-        # writer of this very process.
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)  # waits without the GIL
-            try:
-                yield
-            finally:
-                fcntl.flock(fd, fcntl.LOCK_UN)
-        finally:
-            os.close(fd)
+    def _round(self, conn: sqlite3.Connection) -> None:
+        _busy, pages, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()[0]
+        self.rounds += 1
+        # Not when a reader kept the round from copying everything: the writer's checkpoint
+        # could not get further either.
+        if pages >= self.restart_pages and copied == pages:
+            self.restart_wanted = True

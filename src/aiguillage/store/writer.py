@@ -46,7 +46,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.engine import Connection, make_url
 
-from aiguillage.store.checkpointer import RESTART_PAGES, WalCheckpointer
+from aiguillage.store.checkpointer import WalCheckpointer
 from aiguillage.store.db import BUSY_TIMEOUT_MS, Database, driver_cursor
 
 try:
@@ -99,8 +99,8 @@ class GroupCommitWriter:
         self._waiting = 0  # batches retrying on a loop timer for another process's lock
         # SQLite file: WAL checkpoints run on a thread of their own, never in a commit of ours.
         path = self._sqlite_file()
-        self.checkpointer = (WalCheckpointer(path, path + ".writer-lock")
-                             if path and WalCheckpointer.available() else None)
+        self.checkpointer = WalCheckpointer(path) if path else None
+        self._autocheckpoint: int | None = None  # _conn's wal_autocheckpoint before we turned it off
         self.batches = 0
         self.records = 0
 
@@ -217,6 +217,8 @@ class GroupCommitWriter:
             self._thread.join(timeout)
             if self._thread.is_alive():  # stuck on a lock: what it holds stays unwritten
                 log.error("the group-commit writer did not stop within %gs", timeout)
+                if self.checkpointer is not None:
+                    self.checkpointer.close()
                 return
             self._thread = None
         # A hand-over that raced the stop is queued behind _STOP: write it here, not drop it.
@@ -287,7 +289,9 @@ class GroupCommitWriter:
         if self._conn is None:
             self._conn = self.db.engine.connect()
             if self.checkpointer is not None:  # see store/checkpointer.py
-                driver_cursor(self._conn).execute("PRAGMA wal_autocheckpoint=0")
+                cur = driver_cursor(self._conn)
+                self._autocheckpoint = int(cur.execute("PRAGMA wal_autocheckpoint").fetchone()[0])
+                cur.execute("PRAGMA wal_autocheckpoint=0")
         return self._conn.begin()
 
     @contextlib.contextmanager
@@ -309,14 +313,14 @@ class GroupCommitWriter:
             fcntl.flock(fd, fcntl.LOCK_UN)
 
     def _sqlite_file(self) -> str | None:
-        """The database file's path (SQLite on a file, on POSIX), else None."""
-        if not self.db.is_sqlite or fcntl is None:
+        """The database file's path (SQLite on a file), else None."""
+        if not self.db.is_sqlite:
             return None
         path = make_url(self.db.url).database
         return path if path and path != ":memory:" and not path.startswith("file:") else None
 
     def _lock_fd(self) -> int | None:
-        if self._lock is None and self.db.is_sqlite and fcntl is not None:
+        if self._lock is None and fcntl is not None:
             path = self._sqlite_file()
             if path:
                 self._lock = os.open(path + ".writer-lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
@@ -330,12 +334,13 @@ class GroupCommitWriter:
             self._lock = None
         if self._conn is not None:
             try:
-                if self.checkpointer is not None:
+                if self._autocheckpoint is not None:
                     # Back to SQLite's own checkpoints before the pool hands the connection on.
                     try:
-                        self._conn.exec_driver_sql(f"PRAGMA wal_autocheckpoint={RESTART_PAGES}")
+                        self._conn.exec_driver_sql(f"PRAGMA wal_autocheckpoint={self._autocheckpoint}")
                     except Exception:
                         self._conn.invalidate()
+                    self._autocheckpoint = None
                 if self._no_busy_wait:
                     # Never hand the pool a connection that fails at once instead of waiting
                     # for a lock: restore busy_timeout, or discard the connection.
@@ -355,14 +360,16 @@ class GroupCommitWriter:
         ``try_only`` (SQLite): return ``_LOCKED``, having written nothing, rather than wait for the
         writer lock file or the database's write lock."""
         try:
-            with self._turn(try_only), self._transaction() as tx:
-                conn = tx if isinstance(tx, Connection) else tx.connection
-                if try_only:
-                    self._begin_as_leader(conn)
-                else:
-                    self._set_busy_wait(conn, True)
-                for sink in self.sinks:
-                    sink.write(conn, records)
+            with self._turn(try_only):
+                with self._transaction() as tx:
+                    conn = tx if isinstance(tx, Connection) else tx.connection
+                    if try_only:
+                        self._begin_as_leader(conn)
+                    else:
+                        self._set_busy_wait(conn, True)
+                    for sink in self.sinks:
+                        sink.write(conn, records)
+                self._finish_checkpoint()
             self.batches += 1
             self.records += len(records)
             return None
@@ -372,6 +379,18 @@ class GroupCommitWriter:
             log.exception("group commit of %d record(s) failed", len(records))
             self._drop_connection()  # start the next batch on a fresh connection
             return exc
+
+    def _finish_checkpoint(self) -> None:
+        """When the checkpoint thread asks: copy the last pages of the log while this writer still
+        holds the lock file, so the next transaction, ours or another worker's, starts the log
+        over (store/checkpointer.py). The batch is committed already: a failure here is only logged."""
+        ckpt = self.checkpointer
+        if ckpt is None or not ckpt.restart_wanted or self._conn is None:
+            return
+        try:
+            ckpt.finish(self._conn.connection.driver_connection)  # type: ignore[arg-type]
+        except Exception:
+            log.warning("WAL checkpoint after a commit failed", exc_info=True)
 
     def _begin_as_leader(self, conn: Connection) -> None:
         """BEGIN IMMEDIATE without waiting for any lock, or raise ``_Busy``. In WAL mode the
