@@ -16,6 +16,11 @@ holds ``restart_pages`` pages and a round has copied all it found, the thread as
 lets the next transaction begin: only the pages committed since that round are left to copy.
 The thread never holds a lock the writers wait for: in Python it would hold it across its waits
 for the GIL, milliseconds each on a busy event loop.
+
+Once a second, not more often: each round copies the pages changed since the last and fsyncs the
+database file, and the pages a commit changes are mostly the same few (the right edges of the
+indexes). Measured at c=1 against SQLite's own checkpoints (docs/benchmarks.md): every 0.1 s
+cost 270 µs of CPU per request and 0.3 ms of p50; every 1 s, nothing measurable.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ RESTART_PAGES = 1000
 
 
 class WalCheckpointer:
-    def __init__(self, path: str, interval_s: float = 0.1, restart_pages: int = RESTART_PAGES) -> None:
+    def __init__(self, path: str, interval_s: float = 1.0, restart_pages: int = RESTART_PAGES) -> None:
         self.path = path
         self.interval_s = interval_s
         self.restart_pages = restart_pages
