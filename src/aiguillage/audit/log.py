@@ -247,27 +247,12 @@ class AuditLog:
         # late as a new request would be).
         tenants = [tenant] if tenant is not None else self._tenants_with_decisions()
         samples_of = self._outcome_samples_of(subject_id, tenant)
+        legacy = self.legacy_subject_pseudonym(subject_id)
         with self.db.engine.begin() as conn:
             self.chain.lock(conn)  # serialise with writers so no new content races the erasure
-            # Texts an earlier version stored under the unscoped pseudonym (one key for the id in
-            # every tenant): this erasure's are deleted, every other tenant's move under that
-            # tenant's own key, and the old key is destroyed now. A text whose decision was pruned
-            # already cannot be attributed to a tenant: it is erased too.
-            legacy = self.legacy_subject_pseudonym(subject_id)
-            doomed: list[str] = []
-            moves: dict[str, str] = {}
-            legacy_erased: dict[str, int] = {}  # tenant ("": decision pruned) -> old texts erased
-            for eid, owner in self.content.rows_with_tenant(conn, legacy):
-                if tenant is None or owner is None or owner == tenant:
-                    doomed.append(eid)
-                    who = tenant if tenant is not None else owner or ""
-                    legacy_erased[who] = legacy_erased.get(who, 0) + 1
-                else:
-                    moves[eid] = self.subject_pseudonym(owner, subject_id)
-            total = self.content.delete(conn, doomed)
+            legacy_erased = self._erase_legacy_texts(conn, subject_id, tenant)
+            total = sum(legacy_erased.values())
             samples_erased = _delete_samples(conn, samples_of)
-            self.content.rekey(conn, moves, time.time())
-            self.content.erase(conn, legacy)  # the old key: no text is left under it
             logged = False
             for name in tenants:
                 subject = self.subject_pseudonym(name, subject_id)
@@ -294,6 +279,28 @@ class AuditLog:
                 self._append_event(conn, "erasure", "", body)
         self._checkpoint_wal()
         return Erasure(total, sum(len(ids) for ids in samples_of.values()))
+
+    def _erase_legacy_texts(self, conn: Connection, subject_id: str, tenant: str | None) -> dict[str, int]:
+        """Texts an earlier version stored under the unscoped pseudonym (one key for the id in
+        every tenant): this erasure's are deleted, every other tenant's move under that tenant's
+        own key, and the old key is destroyed now. A text whose decision was pruned already cannot
+        be attributed to a tenant: it is erased too. Returns the texts erased by tenant ("": the
+        decision was pruned)."""
+        legacy = self.legacy_subject_pseudonym(subject_id)
+        doomed: list[str] = []
+        moves: dict[str, str] = {}
+        erased: dict[str, int] = {}
+        for eid, owner in self.content.rows_with_tenant(conn, legacy):
+            if tenant is None or owner is None or owner == tenant:
+                doomed.append(eid)
+                who = tenant if tenant is not None else owner or ""
+                erased[who] = erased.get(who, 0) + 1
+            else:
+                moves[eid] = self.subject_pseudonym(owner, subject_id)
+        self.content.delete(conn, doomed)
+        self.content.rekey(conn, moves, time.time())
+        self.content.erase(conn, legacy)  # the old key: no text is left under it
+        return erased
 
     def _outcome_samples_of(self, subject_id: str, tenant: str | None) -> dict[str, list[int]]:
         """Outcome samples (prompt and answer kept for router training, ``outcomes.py``) of the
