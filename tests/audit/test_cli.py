@@ -111,6 +111,11 @@ def test_gdpr_erase_and_retention_commands(home: Path, tmp_path: Path) -> None:
     res = runner.invoke(gdpr_app, ["erase", "--subject", "carol", "--all-tenants", "--config", str(cfg)])
     assert res.exit_code == 0 and "every tenant" in res.output and "2 stored text(s)" in res.output, res.output
     assert log.get_content(again[0]) is None
+    # A tenant the log and the config have never heard of is most likely a typo: said, and logged.
+    typo = runner.invoke(gdpr_app, ["erase", "--subject", "carol", "--tenant", "acmee", "--config", str(cfg)])
+    assert typo.exit_code == 0 and "warning: tenant 'acmee'" in typo.output
+    assert "warning" not in runner.invoke(
+        gdpr_app, ["erase", "--subject", "carol", "--tenant", "acme", "--config", str(cfg)]).output
     assert log.get_content(ids[0]) is None
     ret = runner.invoke(audit_app, ["retention"])
     assert ret.exit_code == 0 and json.loads(ret.output)["metadata_pruned"] == 0

@@ -319,6 +319,11 @@ class AuditLog:
                     found.setdefault(owner, []).append(sample_id)
         return found
 
+    def has_decisions_of(self, tenant: str) -> bool:
+        with self.db.engine.connect() as conn:
+            return conn.execute(sa.select(entries.c.seq).where(
+                entries.c.kind == "decision", entries.c.tenant == tenant).limit(1)).first() is not None
+
     def _tenants_with_decisions(self) -> list[str]:
         with self.db.engine.connect() as conn:
             return list(conn.execute(

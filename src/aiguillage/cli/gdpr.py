@@ -43,6 +43,10 @@ def erase(
     except Exception as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
+    if tenant is not None and tenant not in log.settings.tenants and not log.has_decisions_of(tenant):
+        # Most likely a typo: the erasure is still logged (the request was made), but say so.
+        typer.echo(f"warning: tenant '{tenant}' has no decision in the audit log and no policy in the "
+                   "config; check the name", err=True)
     done = log.erase_subject(subject, tenant)
     where = f"tenant '{tenant}'" if tenant is not None else "every tenant"
     typer.echo(f"erased in {where}: the subject's content key (if there was one) destroyed, {done.texts} stored "
