@@ -180,6 +180,9 @@ class Shadow:
             if scores is None:
                 log.warning("judge '%s' gave no parseable scores for %s", judge.id, prep.decision.decision_id)
                 return
+            audit = self.gw.audit
+            if audit is not None and await asyncio.to_thread(audit.erased_since, prep.decision.decision_id):
+                return  # the subject was erased while the judge worked: their text must not come back
             await asyncio.to_thread(self.outcomes.record_shadow, prep.decision.decision_id, prep.decision.tenant, [
                 (primary.id, req.prompt_text, answer, scores[0]), (shadow.id, req.prompt_text, other, scores[1])])
         except Exception:  # a shadow failure must never affect the client; it is logged

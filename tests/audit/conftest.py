@@ -60,7 +60,8 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'audit.db'}"
     url: str = request.getfixturevalue("pg_url")
-    names = ", ".join(t.name for t in tables.metadata.sorted_tables)
+    # The audit tables, and the outcome samples that erasure also reaches.
+    names = ", ".join([*(t.name for t in tables.metadata.sorted_tables), "outcome_samples", "feedback"])
     with psycopg.connect(url.replace("+psycopg", "")) as conn:
         conn.execute(f"TRUNCATE {names}")
     return url

@@ -233,9 +233,13 @@ def test_old_texts_of_pruned_decisions_are_erased_across_all_tenants_under_no_te
 def test_retention_destroys_the_keys_of_subjects_with_no_text_left(log: AuditLog) -> None:
     now = time.time()
     fill(log, 2, tenant="acme", subject="user-1", content=True)
+    fresh = fill(log, 1, tenant="acme", subject="user-2", content=True, received_at=now + 31 * DAY)
+    with log.db.engine.begin() as conn:  # user-2's text is a month younger than user-1's
+        conn.execute(sa.update(content).where(content.c.event_id == fresh[0]).values(created_at=now + 31 * DAY))
     assert _has_key(log, log.subject_pseudonym("acme", "user-1"))
     assert log.apply_retention(now=now + 31 * DAY)["content_deleted"] == 2
     assert not _has_key(log, log.subject_pseudonym("acme", "user-1"))
+    assert _has_key(log, log.subject_pseudonym("acme", "user-2")) and log.get_content(fresh[0]) is not None
     later = fill(log, 1, tenant="acme", subject="user-1", content=True)  # a new key
     assert log.get_content(later[0]) is not None and log.verify().ok
 
@@ -260,3 +264,28 @@ def test_erasure_deletes_the_subjects_outcome_samples(log: AuditLog) -> None:
     assert _erasures(log)[-1]["event"]["outcome_samples_erased"] == 4
     assert log.erase_subject("user-1", None).outcome_samples == 2 and left() == {others[0]}
     assert log.verify().ok
+
+
+def test_every_tenant_includes_those_whose_decisions_were_all_pruned(tmp_path: Path) -> None:
+    # Content kept longer than metadata: acme's decisions are gone, its texts are not. acme has
+    # a policy in the config, so --all-tenants still finds it.
+    log = AuditLog(Database(f"sqlite:///{tmp_path / 'a.db'}"),
+                   settings_with(content_retention_days=400, metadata_retention_days=183))
+    now = time.time()
+    old = fill(log, 2, tenant="acme", subject="user-1", content=True, received_at=now - 200 * DAY)
+    assert log.apply_retention(now=now)["metadata_pruned"] == 2
+    assert log.get_content(old[0]) is not None
+    assert log.erase_subject("user-1", None).texts == 2
+    assert all(log.get_content(d) is None for d in old)
+    assert [e["tenant"] for e in _erasures(log)] == ["acme"]
+
+
+def test_a_late_write_can_tell_that_its_decisions_subject_was_erased(log: AuditLog) -> None:
+    # A shadow evaluation records its samples seconds after the answer: if the subject was
+    # erased meanwhile, it must not bring their text back (shadow.py asks this first).
+    mine, other = fill(log, 1, tenant="acme", subject="user-1"), fill(log, 1, tenant="initech", subject="user-1")
+    assert not log.erased_since(mine[0]) and not log.erased_since(other[0])
+    log.erase_subject("user-1", "acme")
+    assert log.erased_since(mine[0]) and not log.erased_since(other[0])
+    later = fill(log, 1, tenant="acme", subject="user-1")  # a request after the erasure is new data
+    assert not log.erased_since(later[0]) and not log.erased_since("no-such-decision")

@@ -31,7 +31,7 @@ def _open(aead: AESGCM, blob: bytes, aad: bytes) -> bytes:
     return aead.decrypt(blob[:_NONCE], blob[_NONCE:], aad)
 
 
-def _secure_delete(conn: Connection) -> None:
+def secure_delete(conn: Connection) -> None:
     if conn.dialect.name == "sqlite":
         # Zero the freed pages so the wrapped key and the text do not linger in the file.
         conn.exec_driver_sql("PRAGMA secure_delete = ON")
@@ -89,7 +89,7 @@ class ContentStore:
 
     def erase(self, conn: Connection, subject: str) -> tuple[int, bool]:
         """Delete the subject's texts and key: (texts deleted, whether there was a key)."""
-        _secure_delete(conn)
+        secure_delete(conn)
         n = conn.execute(sa.delete(content).where(content.c.subject == subject)).rowcount
         had_key = conn.execute(sa.delete(subject_keys).where(subject_keys.c.subject == subject)).rowcount
         return int(n or 0), bool(had_key)
@@ -105,7 +105,7 @@ class ContentStore:
         )]
 
     def delete(self, conn: Connection, event_ids: Sequence[str]) -> int:
-        _secure_delete(conn)
+        secure_delete(conn)
         n = 0
         for i in range(0, len(event_ids), 500):
             n += conn.execute(sa.delete(content).where(content.c.event_id.in_(event_ids[i:i + 500]))).rowcount or 0
@@ -115,7 +115,7 @@ class ContentStore:
         """Re-encrypt texts (event id -> new subject) under their new subject's key."""
         if not moves:
             return
-        _secure_delete(conn)
+        secure_delete(conn)
         keys = self._subject_keys(conn, set(moves.values()), now)
         for event_id, new_subject in moves.items():
             text = self.get(conn, event_id)
@@ -128,7 +128,7 @@ class ContentStore:
             ))
 
     def expire(self, conn: Connection, before: float) -> int:
-        _secure_delete(conn)
+        secure_delete(conn)
         n = conn.execute(sa.delete(content).where(content.c.created_at < before)).rowcount
         # Keys with no text left go too: a copy of the expired texts (a backup) stays unreadable,
         # and the table does not keep a row for every subject ever seen. A subject's next text

@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from aiguillage.audit import merkle
 from aiguillage.audit.chain import Chain, Event, Head, canonical, leaf_input, read_head
-from aiguillage.audit.content import ContentStore
+from aiguillage.audit.content import ContentStore, secure_delete
 from aiguillage.audit.export import export_lines
 from aiguillage.audit.keys import KeyRing, load_public_key, prompt_hmac
 from aiguillage.audit.tables import entries, meta, state
@@ -28,6 +28,7 @@ from aiguillage.audit.verify import VerifyResult, Witness, verify
 from aiguillage.audit.verify_chunk import PRUNED_KIND, PRUNED_TENANT, PRUNED_TS
 from aiguillage.config import Settings, load_settings
 from aiguillage.decision import SUBJECT_ID_MAX_CHARS
+from aiguillage.keys import api_keys
 from aiguillage.outcomes import samples
 from aiguillage.store.db import Database
 
@@ -245,14 +246,21 @@ class AuditLog:
         # Outside the lock, as writers must not wait for them: a scan of the whole log, and
         # one of the outcome samples (a new sample of this subject arriving meanwhile is as
         # late as a new request would be).
-        tenants = [tenant] if tenant is not None else self._tenants_with_decisions()
-        samples_of = self._outcome_samples_of(subject_id, tenant)
+        tenants = [tenant] if tenant is not None else self._known_tenants()
+        scanned_at = time.time()
+        with self.db.engine.connect() as conn:
+            samples_of = self._outcome_samples_of(conn, subject_id, tenant)
         legacy = self.legacy_subject_pseudonym(subject_id)
         with self.db.engine.begin() as conn:
             self.chain.lock(conn)  # serialise with writers so no new content races the erasure
-            legacy_erased = self._erase_legacy_texts(conn, subject_id, tenant)
+            # Samples committed while the scan ran (a minute's margin for transactions that
+            # were open then): their texts are erased below, so they go too.
+            for owner, ids in self._outcome_samples_of(conn, subject_id, tenant, since=scanned_at - 60).items():
+                samples_of[owner] = sorted(set(samples_of.get(owner, [])) | set(ids))
+            legacy_erased, had_legacy = self._erase_legacy_texts(conn, subject_id, tenant)
             total = sum(legacy_erased.values())
             samples_erased = _delete_samples(conn, samples_of)
+            samples_erased_all = dict(samples_erased)
             logged = False
             for name in tenants:
                 subject = self.subject_pseudonym(name, subject_id)
@@ -264,7 +272,7 @@ class AuditLog:
                 # tenants, only where there was something to erase.
                 if tenant is not None or had_key or n or n_legacy or n_samples:
                     body: dict[str, Any] = {"subject": subject, "content_erased": n + n_legacy}
-                    if n_legacy:
+                    if n_legacy or (had_legacy and tenant is not None):  # the old key was destroyed
                         body["legacy_subject"] = legacy
                     if n_samples:
                         body["outcome_samples_erased"] = n_samples
@@ -278,14 +286,14 @@ class AuditLog:
                     body["outcome_samples_erased"] = late
                 self._append_event(conn, "erasure", "", body)
         self._checkpoint_wal()
-        return Erasure(total, sum(len(ids) for ids in samples_of.values()))
+        return Erasure(total, sum(n for n in samples_erased_all.values()))
 
-    def _erase_legacy_texts(self, conn: Connection, subject_id: str, tenant: str | None) -> dict[str, int]:
+    def _erase_legacy_texts(self, conn: Connection, subject_id: str, tenant: str | None) -> tuple[dict[str, int], bool]:
         """Texts an earlier version stored under the unscoped pseudonym (one key for the id in
         every tenant): this erasure's are deleted, every other tenant's move under that tenant's
         own key, and the old key is destroyed now. A text whose decision was pruned already cannot
         be attributed to a tenant: it is erased too. Returns the texts erased by tenant ("": the
-        decision was pruned)."""
+        decision was pruned), and whether there was an old key or text at all."""
         legacy = self.legacy_subject_pseudonym(subject_id)
         doomed: list[str] = []
         moves: dict[str, str] = {}
@@ -299,10 +307,11 @@ class AuditLog:
                 moves[eid] = self.subject_pseudonym(owner, subject_id)
         self.content.delete(conn, doomed)
         self.content.rekey(conn, moves, time.time())
-        self.content.erase(conn, legacy)  # the old key: no text is left under it
-        return erased
+        _n, had_key = self.content.erase(conn, legacy)  # the old key: no text is left under it
+        return erased, had_key or bool(doomed or moves)
 
-    def _outcome_samples_of(self, subject_id: str, tenant: str | None) -> dict[str, list[int]]:
+    def _outcome_samples_of(self, conn: Connection, subject_id: str, tenant: str | None,
+                            since: float | None = None) -> dict[str, list[int]]:
         """Outcome samples (prompt and answer kept for router training, ``outcomes.py``) of the
         subject's decisions, by tenant: found through each sample's decision in the log. A sample
         whose decision was pruned cannot be attributed to anyone, and stays."""
@@ -310,25 +319,44 @@ class AuditLog:
             entries, sa.and_(entries.c.event_id == samples.c.decision_id, entries.c.kind == "decision")))
         if tenant is not None:
             q = q.where(samples.c.tenant == tenant)
+        if since is not None:
+            q = q.where(samples.c.created_at >= since)
         legacy = self.legacy_subject_pseudonym(subject_id)
         found: dict[str, list[int]] = {}
-        with self.db.engine.connect() as conn:
-            for sample_id, owner, body in conn.execute(q):
-                subject = orjson.loads(body).get("subject") if body is not None else None
-                if subject is not None and subject in (legacy, self.subject_pseudonym(owner, subject_id)):
-                    found.setdefault(owner, []).append(sample_id)
+        for sample_id, owner, body in conn.execute(q):
+            subject = orjson.loads(body).get("subject") if body is not None else None
+            if subject is not None and subject in (legacy, self.subject_pseudonym(owner, subject_id)):
+                found.setdefault(owner, []).append(sample_id)
         return found
+
+    def erased_since(self, decision_id: str) -> bool:
+        """Whether the decision's data subject was erased after it was made. A late write about
+        the decision (a shadow evaluation's samples) must then not bring their text back."""
+        with self.db.engine.connect() as conn:
+            row = conn.execute(sa.select(entries.c.body, entries.c.ts).where(
+                entries.c.event_id == decision_id, entries.c.kind == "decision")).first()
+            if row is None or row.body is None:
+                return False
+            subject = orjson.loads(row.body).get("subject")
+            later = conn.execute(sa.select(entries.c.body).where(
+                entries.c.ts >= row.ts, entries.c.kind == "erasure")).scalars()
+            return any(body is not None and orjson.loads(body).get("subject") == subject for body in later)
 
     def has_decisions_of(self, tenant: str) -> bool:
         with self.db.engine.connect() as conn:
             return conn.execute(sa.select(entries.c.seq).where(
                 entries.c.kind == "decision", entries.c.tenant == tenant).limit(1)).first() is not None
 
-    def _tenants_with_decisions(self) -> list[str]:
+    def _known_tenants(self) -> list[str]:
+        """Every tenant that may have something stored: those with decisions in the log, and, as
+        their decisions may all be pruned while content or samples are kept longer, those with a
+        policy in the config, an API key or an outcome sample."""
         with self.db.engine.connect() as conn:
-            return list(conn.execute(
-                sa.select(entries.c.tenant).where(entries.c.kind == "decision").distinct().order_by(entries.c.tenant)
-            ).scalars())
+            found = set(conn.execute(sa.select(entries.c.tenant).where(entries.c.kind == "decision").distinct()).scalars())
+            found.update(conn.execute(sa.select(samples.c.tenant).distinct()).scalars())
+            found.update(conn.execute(sa.select(api_keys.c.tenant).distinct()).scalars())
+        found.update(self.settings.tenants)
+        return sorted(found)
 
     def apply_retention(self, now: float | None = None) -> dict[str, Any]:
         """Delete content past ``content_retention_days``, prune event bodies past
@@ -391,10 +419,14 @@ class Erasure:
 
 
 def _delete_samples(conn: Connection, by_tenant: dict[str, list[int]]) -> dict[str, int]:
-    ids = [i for found in by_tenant.values() for i in found]
-    for i in range(0, len(ids), 500):
-        conn.execute(sa.delete(samples).where(samples.c.id.in_(ids[i:i + 500])))
-    return {owner: len(found) for owner, found in by_tenant.items()}
+    """Delete the samples; how many went, by tenant."""
+    secure_delete(conn)
+    gone: dict[str, int] = {}
+    for owner, ids in by_tenant.items():
+        for i in range(0, len(ids), 500):
+            n = conn.execute(sa.delete(samples).where(samples.c.id.in_(ids[i:i + 500]))).rowcount or 0
+            gone[owner] = gone.get(owner, 0) + n
+    return gone
 
 
 def _scoped_subject(tenant: str, subject_id: str) -> str:

@@ -74,9 +74,10 @@ class WalCheckpointer:
 
     def finish(self, conn: sqlite3.Connection) -> None:
         """Run by the writer after a commit, before the next transaction, when asked to."""
-        self.restart_wanted = False
-        conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-        self.finishes += 1
+        busy, _pages, _copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()[0]
+        if not busy:  # busy: another process's checkpoint ran; ask again at the next commit
+            self.restart_wanted = False
+            self.finishes += 1
 
     def _run(self) -> None:
         conn: sqlite3.Connection | None = None
