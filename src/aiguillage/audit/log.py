@@ -260,7 +260,7 @@ class AuditLog:
             legacy_erased, had_legacy = self._erase_legacy_texts(conn, subject_id, tenant)
             total = sum(legacy_erased.values())
             samples_erased = _delete_samples(conn, samples_of)
-            samples_erased_all = dict(samples_erased)
+            samples_total = sum(samples_erased.values())
             logged = False
             for name in tenants:
                 subject = self.subject_pseudonym(name, subject_id)
@@ -286,7 +286,7 @@ class AuditLog:
                     body["outcome_samples_erased"] = late
                 self._append_event(conn, "erasure", "", body)
         self._checkpoint_wal()
-        return Erasure(total, sum(n for n in samples_erased_all.values()))
+        return Erasure(total, samples_total)
 
     def _erase_legacy_texts(self, conn: Connection, subject_id: str, tenant: str | None) -> tuple[dict[str, int], bool]:
         """Texts an earlier version stored under the unscoped pseudonym (one key for the id in
