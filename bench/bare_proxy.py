@@ -3,10 +3,9 @@
     python bench/bare_proxy.py --port 18001 --upstream http://127.0.0.1:18000 --workers 2
 
 The same server as aiguillage (granian, RSGI by default or ASGI with ``--interface asgi``, uvloop,
-the same worker count) and the same
-upstream client library (one pooled aiohttp ClientSession per worker, with aiohttp's defaults
-where the gateway's session tunes cookies, keep-alive and DNS caching), and nothing else: no key
-check, no inspection, no routing, no accounting, no record, no metrics. Any request's body goes
+the same worker count) and the same upstream client library (one pooled pyreqwest client per
+worker, with its defaults where the gateway's sets timeouts and turns proxies off), and nothing
+else: no key check, no inspection, no routing, no accounting, no record, no metrics. Any request's body goes
 to the upstream's ``/v1/chat/completions``; the upstream's status and body come back as JSON.
 
 bench/gateway_vs_litellm.py runs it beside aiguillage and LiteLLM, so every run shows what the
@@ -18,7 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 
-import aiohttp
+from pyreqwest.client import Client, ClientBuilder
 
 ENV_UPSTREAM = "BARE_PROXY_UPSTREAM"
 
@@ -28,13 +27,14 @@ class BareProxy:
 
     def __init__(self) -> None:
         self.upstream = os.environ[ENV_UPSTREAM].rstrip("/") + "/v1/chat/completions"
-        self.session: aiohttp.ClientSession | None = None
+        self.session: Client | None = None
 
     async def post(self, body: bytes) -> tuple[int, bytes]:
         if self.session is None:
-            self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
-        async with self.session.post(self.upstream, data=body, headers={"content-type": "application/json"}) as resp:
-            return resp.status, await resp.read()
+            self.session = ClientBuilder().build()
+        resp = await (self.session.post(self.upstream).body_bytes(body)
+                      .header("content-type", "application/json").build().send())
+        return resp.status, bytes(await resp.bytes())
 
     async def __rsgi__(self, scope, proto) -> None:  # noqa: ANN001
         status, data = await self.post(await proto())

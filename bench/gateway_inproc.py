@@ -7,7 +7,8 @@ Drives the app directly over RSGI (a scope and a protocol object, as granian wou
 ``aiguillage serve``) against the fake upstream
 (bench/fake_upstream.py, its own process) with the benchmark's short chat request, a real key,
 ``model: "auto"`` and the group-commit record on SQLite. Prints the CPU time per request of the
-event-loop thread and of the writer thread, and of the whole process. CPU time is far less
+event-loop thread, of the writer thread, of the upstream HTTP client's runtime thread, and of the
+whole process. CPU time is far less
 sensitive than wall time to other work on a shared 2-core machine, which makes this the tool
 for A/B comparisons of the request path; the end-to-end figures come from gateway_vs_litellm.py.
 """
@@ -53,6 +54,19 @@ def thread_cpu(*names: str) -> float:
 
 # The record's threads: the group-commit writer and the WAL checkpoints (store/checkpointer.py).
 RECORD_THREADS = ("aiguillage-writer", "aiguillage-checkpoint")
+
+
+def client_thread_cpu() -> float:
+    """CPU seconds of the upstream HTTP client's runtime thread (pyreqwest's, not a Python thread:
+    found by its OS name)."""
+    total = 0.0
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            if (task / "comm").read_text().strip() == "pyreqwest":
+                total += sum(cpu_times(task / "stat"))
+        except OSError:
+            pass
+    return total
 
 
 class RsgiScope:
@@ -153,17 +167,20 @@ def main() -> None:
             for r in range(args.rounds):
                 ru0 = resource.getrusage(resource.RUSAGE_SELF)
                 loop0, writer0, t0 = time.thread_time(), thread_cpu(*RECORD_THREADS), time.perf_counter()
+                client0 = client_thread_cpu()
                 if prof:
                     prof.enable()
                 await drive(app, key, args.requests, args.conc)
                 if prof:
                     prof.disable()
                 loop_cpu, writer_cpu = time.thread_time() - loop0, thread_cpu(*RECORD_THREADS) - writer0
+                client_cpu = client_thread_cpu() - client0
                 ru1 = resource.getrusage(resource.RUSAGE_SELF)
                 proc_cpu = (ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime)
                 wall = time.perf_counter() - t0
                 n = args.requests
                 print(f"round {r}: loop {loop_cpu / n * 1e6:6.0f} µs/req  writer+checkpoint {writer_cpu / n * 1e6:5.0f} µs/req  "
+                      f"HTTP client {client_cpu / n * 1e6:4.0f} µs/req  "
                       f"process {proc_cpu / n * 1e6:6.0f} µs/req  ({n / wall:,.0f} req/s wall, "
                       f"{app.gw.writer.records / max(1, app.gw.writer.batches):.1f} records/batch)", flush=True)
             if prof:

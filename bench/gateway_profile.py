@@ -82,6 +82,8 @@ def main() -> None:
     ap.add_argument("--seconds", type=int, default=15)
     ap.add_argument("--rate", type=int, default=250, help="py-spy samples per second")
     ap.add_argument("--top", type=int, default=30)
+    ap.add_argument("--gil", action="store_true",
+                    help="sample only the thread holding the GIL: Python's own CPU, no waits")
     ap.add_argument("--threads", action="store_true",
                     help="no py-spy: CPU per request of each thread of every worker, from /proc")
     args = ap.parse_args()
@@ -125,7 +127,7 @@ def main() -> None:
             load.start()
             folded = OUT / f"profile-c{args.conc}.txt"
             subprocess.run([str(pyspy), "record", "-p", str(worker), "-d", str(args.seconds), "-r", str(args.rate),
-                            "--nonblocking", "-t", "-f", "raw", "-o", str(folded)], check=True,
+                            "--nonblocking", "-t", "-f", "raw", "-o", str(folded), *(["--gil"] if args.gil else [])], check=True,
                            capture_output=True, timeout=args.seconds + 60)
             load.join()
         finally:

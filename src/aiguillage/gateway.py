@@ -10,12 +10,11 @@ import logging
 import time
 from typing import Any
 
-import aiohttp
-
 from aiguillage import metrics
 from aiguillage.config import Deployment, Settings, TenantPolicy
 from aiguillage.keys import KeyCache, KeyInfo, KeyStore, hash_key
 from aiguillage.providers.base import Provider, load_provider_class
+from aiguillage.providers.http import UpstreamHttp
 from aiguillage.routing.base import CheapestRouter, Router
 from aiguillage.store.db import Database
 from aiguillage.store.writer import GroupCommitWriter, Sink
@@ -31,7 +30,7 @@ class Gateway:
     def __init__(self, settings: Settings, db: Database | None = None) -> None:
         self.settings = settings
         self.db = db or Database.for_settings(settings)
-        self.http: aiohttp.ClientSession | None = None
+        self.http: UpstreamHttp | None = None
         self.providers: dict[str, Provider] = {}
         self.provider_classes: dict[str, type[Provider]] = {
             d.id: load_provider_class(d.provider) for d in settings.models
@@ -58,11 +57,7 @@ class Gateway:
     async def start(self) -> None:
         self.db.migrate()
         self.keys.start()
-        connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, keepalive_timeout=30, ttl_dns_cache=300)
-        # No cookie jar: upstream cookies (load-balancer affinity and the like) must not be kept
-        # and replayed across tenants' requests, and the jar's per-request filtering costs CPU.
-        self.http = aiohttp.ClientSession(connector=connector, auto_decompress=True, trust_env=False,
-                                          cookie_jar=aiohttp.DummyCookieJar())
+        self.http = UpstreamHttp()
         self._build_extensions()
         for policy in (self.settings.default_policy, *self.settings.tenants.values()):
             self.router_for(policy)  # load every router artifact now: fail at start, not on a request

@@ -300,15 +300,11 @@ class Health:
         base = getattr(provider, "base_url", "") if provider is not None else ""
         if provider is None or not base or self.http is None:
             return bool(provider is None or provider.ready)
-        import aiohttp
+        from aiguillage.errors import UpstreamError
 
-        t = provider.timeouts
         try:
-            async with self.http.get(f"{base}/models", headers=_auth(provider),
-                                     timeout=aiohttp.ClientTimeout(total=t.connect + t.first_token,
-                                                                   sock_connect=t.connect)) as resp:
-                return resp.status < 500
-        except (aiohttp.ClientError, TimeoutError):
+            return await self.http.get_status(provider.timeouts, f"{base}/models", _auth(provider), dep_id) < 500
+        except UpstreamError:
             return False
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from tests.fakes.openai_upstream import FakeOpenAI
 from tests.gateway.conftest import ThreeTier
-from tests.support import GatewayProcess, catalog, openai_deployment
+from tests.support import GatewayProcess, catalog, free_port, openai_deployment
 
 
 def client(tt: ThreeTier, key: str | None = None) -> openai.OpenAI:
@@ -37,7 +37,7 @@ def test_auto_picks_cheapest_and_reports_exact_cost(tt: ThreeTier) -> None:
 def test_upstream_cookies_are_never_sent_back(tmp_path: Path) -> None:
     # A cookie an upstream sets while answering one tenant must not ride along on the next
     # tenant's request. The upstream is named by host name: aiohttp's default jar ignores
-    # cookies from IP addresses, so 127.0.0.1 would not show the leak.
+    # cookies from IP addresses, and others may too, so 127.0.0.1 might not show the leak.
     up = FakeOpenAI("cookies").start()
     up.default = "cookie"
     gw = GatewayProcess(tmp_path, catalog(openai_deployment(
@@ -52,6 +52,25 @@ def test_upstream_cookies_are_never_sent_back(tmp_path: Path) -> None:
         up.stop()
     assert len(up.requests) == 4
     assert [r["headers"].get("Cookie") for r in up.requests] == [None] * 4
+
+
+def test_proxy_settings_in_the_environment_are_not_used_for_upstreams(tmp_path: Path) -> None:
+    # An HTTP(S)_PROXY meant for the operator's shell must not divert (or, dead, break) the
+    # gateway's calls to its upstreams: the catalog's base_url is where the prompts go.
+    up = FakeOpenAI("direct").start()
+    dead = f"http://127.0.0.1:{free_port()}"
+    env = {name: dead for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")}
+    env.update(NO_PROXY="", no_proxy="")
+    gw = GatewayProcess(tmp_path, catalog(openai_deployment(
+        "eu-small", up.url.replace("127.0.0.1", "localhost"), "small", "eu", ("0.2", "0.6"))), workers=1,
+        env=env).start()
+    try:
+        c = openai.OpenAI(base_url=gw.url + "/v1", api_key=gw.key("acme"), max_retries=0, timeout=20)
+        assert c.chat.completions.create(model="auto", messages=[{"role": "user", "content": "x"}]).choices
+    finally:
+        gw.stop()
+        up.stop()
+    assert len(up.requests) == 1
 
 
 def test_tier_and_deployment_id_select_the_deployment(tt: ThreeTier) -> None:

@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
-import aiohttp
 
+from aiguillage.providers.http import UpstreamHttp
 from aiguillage.config import Deployment, Timeouts
 from aiguillage.providers.base import Provider, load_provider_class
 from tests.providers.fakes.anthropic import FakeAnthropic
@@ -41,7 +41,7 @@ def run(coro: Awaitable[T]) -> T:
 async def running(kind: str, **deployment: Any) -> AsyncIterator[tuple[Provider, FakeVendor]]:
     fake_cls, suffix, model = VENDORS[kind]
     fake = await fake_cls().start()
-    http = aiohttp.ClientSession()
+    http = UpstreamHttp()
     try:
         dep = Deployment(**{"id": f"{kind}-test", "provider": kind, "base_url": fake.url + suffix, "model": model,
                             "api_key": "sk-test", "tier": "small", **deployment})

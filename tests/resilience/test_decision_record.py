@@ -8,9 +8,9 @@ import asyncio
 import time
 from collections.abc import Iterator
 
-import aiohttp
 import pytest
 
+from aiguillage.providers.http import UpstreamHttp
 from aiguillage.call import Caller
 from aiguillage.config import Deployment, ResilienceSettings, Timeouts
 from aiguillage.decision import Decision
@@ -41,7 +41,7 @@ def decision() -> Decision:
 
 
 async def run(deps: list[Deployment], calls: int, stream: bool = False) -> list[Decision | BaseException]:
-    async with aiohttp.ClientSession() as http:
+    async with UpstreamHttp() as http:
         providers = {d.id: OpenAIProvider(d, http, SETTINGS.timeouts) for d in deps}
         health = Health(SETTINGS, deps, providers, http)
         caller = Caller(providers, SETTINGS, health)  # type: ignore[arg-type]
@@ -100,7 +100,7 @@ def test_half_open_probe_success_closes_and_is_noted(two: tuple[FaultyOpenAI, Fa
     deps = [deployment("a", a)]
 
     async def scenario() -> Decision:
-        async with aiohttp.ClientSession() as http:
+        async with UpstreamHttp() as http:
             providers = {"a": OpenAIProvider(deps[0], http, SETTINGS.timeouts)}
             health = Health(SETTINGS, deps, providers, http)
             caller = Caller(providers, SETTINGS, health)  # type: ignore[arg-type]
@@ -174,7 +174,7 @@ def test_a_provider_failing_on_what_may_be_the_request_fails_over_without_openin
     deps = [deployment("a", a), deployment("b", b)]
 
     async def scenario() -> tuple[list[Decision], str]:
-        async with aiohttp.ClientSession() as http:
+        async with UpstreamHttp() as http:
             providers = {"a": TripsOnTheRequest(deps[0], http, SETTINGS.timeouts),
                          "b": OpenAIProvider(deps[1], http, SETTINGS.timeouts)}
             health = Health(SETTINGS, deps, providers, http)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-import aiohttp
 
+from aiguillage.providers.http import UpstreamHttp
 from aiguillage.config import Deployment, ResilienceSettings, Timeouts
 from aiguillage.health import Health
 from aiguillage.providers.openai import OpenAIProvider
@@ -24,7 +24,7 @@ def test_checks_open_a_dead_deployment_and_half_open_a_recovered_one() -> None:
                           tier="small", jurisdiction="eu")
 
         async def scenario() -> tuple[str, str, str]:
-            async with aiohttp.ClientSession() as http:
+            async with UpstreamHttp() as http:
                 providers = {d.id: OpenAIProvider(d, http, SETTINGS.timeouts) for d in (live, dead)}
                 health = Health(SETTINGS, [live, dead], providers, http)
                 for _ in range(2):  # live failed twice in requests: open, with a 60 s cool-down

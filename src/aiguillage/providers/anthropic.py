@@ -258,7 +258,7 @@ class AnthropicProvider(Provider):
 
     async def stream(self, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
         dep = self.deployment.id
-        resp = await self.post(f"{self.base_url}/messages", self._payload({**body, "stream": True}), self._headers())
+        resp = await self.post_stream(f"{self.base_url}/messages", self._payload({**body, "stream": True}), self._headers())
         state = _StreamState(dep)
         async for event, raw in iter_sse(resp, dep):
             try:

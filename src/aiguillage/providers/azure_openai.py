@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-import aiohttp
 
 from aiguillage.config import ConfigError, Deployment, Timeouts
 from aiguillage.providers.base import CHAT, EMBEDDINGS, JSON_MODE, STREAM, TOOLS, VISION
+from aiguillage.providers.http import UpstreamHttp
 from aiguillage.providers.openai import OpenAIProvider
 
 DEFAULT_API_VERSION = "2024-10-21"  # latest GA version with stream_options.include_usage
@@ -29,7 +29,7 @@ class AzureOpenAIProvider(OpenAIProvider):
         "up to 30 days for abuse monitoring, in the resource's geography; none with approved modified abuse monitoring"
     )
 
-    def __init__(self, deployment: Deployment, http: aiohttp.ClientSession | None, timeouts: Timeouts) -> None:
+    def __init__(self, deployment: Deployment, http: UpstreamHttp | None, timeouts: Timeouts) -> None:
         super().__init__(deployment, http, timeouts)
         if not self.base_url:
             raise ConfigError(

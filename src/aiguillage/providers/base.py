@@ -6,8 +6,9 @@ returns OpenAI-format answers: ``complete`` gives one ``chat.completion`` dict, 
 yields ``chat.completion.chunk`` dicts. Vendor adapters translate both ways inside their
 own module; the core never branches on a vendor.
 
-All HTTP goes through the one shared ``aiohttp.ClientSession`` handed in at construction
-(pooled keep-alive connections); failures are raised as the typed ``UpstreamError`` tree.
+All HTTP goes through the worker's one ``UpstreamHttp`` handed in at construction
+(aiguillage.providers.http: pooled keep-alive connections); failures are raised as the typed
+``UpstreamError`` tree.
 """
 
 from __future__ import annotations
@@ -19,17 +20,16 @@ from collections.abc import AsyncIterator
 from importlib.metadata import entry_points
 from typing import Any, ClassVar
 
-import aiohttp
 import orjson
 
 from aiguillage.config import Deployment, Timeouts
 from aiguillage.errors import (
-    UpstreamConnectError,
     UpstreamHTTPError,
     UpstreamRateLimited,
     UpstreamRejected,
     UpstreamTimeout,
 )
+from aiguillage.providers.http import Opened, UpstreamHttp, error_text, lines, read_body
 
 __all__ = [
     "Provider",
@@ -57,11 +57,10 @@ class Provider(ABC):
     default_data_retention: ClassVar[str | None] = None
     default_base_url: ClassVar[str | None] = None
 
-    def __init__(self, deployment: Deployment, http: aiohttp.ClientSession | None, timeouts: Timeouts) -> None:
+    def __init__(self, deployment: Deployment, http: UpstreamHttp | None, timeouts: Timeouts) -> None:
         self.deployment = deployment
         self.http = http
         self.timeouts = deployment.timeouts or timeouts
-        self._client_timeout: aiohttp.ClientTimeout | None = None
         self.base_url = (deployment.base_url or self.default_base_url or "").rstrip("/")
         self.upstream_model = deployment.model or deployment.id
 
@@ -102,62 +101,47 @@ class Provider(ABC):
         )
 
     # -- helpers for subclasses ------------------------------------------------------------------
-    def client_timeout(self) -> aiohttp.ClientTimeout:
-        if self._client_timeout is None:
-            t = self.timeouts
-            # sock_read bounds the wait for the first byte and each later read: first-token and
-            # idle. No total here: every caller bounds the whole call with its own deadline
-            # (asyncio.timeout), and aiohttp's extra timer per request cost ~10% of its client.
-            self._client_timeout = aiohttp.ClientTimeout(
-                total=None, sock_connect=t.connect, sock_read=max(t.first_token, t.idle))
-        return self._client_timeout
-
     async def post(
         self, url: str, payload: dict[str, Any], headers: dict[str, str] | None = None,
         params: dict[str, str] | None = None,
-    ) -> aiohttp.ClientResponse:
-        """POST JSON and return the open response, or raise a typed upstream error."""
-        assert self.http is not None, "HTTP providers need the shared client session"
+    ) -> Any:
+        """POST JSON and return the answer (its body read), or raise a typed upstream error."""
+        assert self.http is not None, "HTTP providers need the worker's upstream client"
         dep = self.deployment.id
-        try:
-            resp = await self.http.post(
-                url, data=orjson.dumps(payload), params=params,
-                headers={"Content-Type": "application/json", **(headers or {})},
-                timeout=self.client_timeout(),
-            )
-        except TimeoutError as exc:
-            raise UpstreamTimeout(f"deployment '{dep}' timed out", deployment=dep) from exc
-        except aiohttp.ClientConnectionError as exc:
-            raise UpstreamConnectError(f"deployment '{dep}' is unreachable: {exc}", deployment=dep) from exc
-        except aiohttp.ClientError as exc:
-            raise UpstreamHTTPError(f"deployment '{dep}' failed: {exc}", deployment=dep) from exc
+        resp = await self.http.post(self.timeouts, url, orjson.dumps(payload), _json_headers(headers), params, dep)
         if resp.status >= 400:
-            text = await _read_text(resp)
-            resp.release()
-            raise_for_upstream(dep, resp.status, text, resp.headers.get("Retry-After"))
+            raise_for_upstream(dep, resp.status, await error_text(resp), resp.get_header("Retry-After"))
         return resp
 
-    async def read_json(self, resp: aiohttp.ClientResponse) -> Any:
+    async def post_stream(
+        self, url: str, payload: dict[str, Any], headers: dict[str, str] | None = None,
+        params: dict[str, str] | None = None,
+    ) -> Opened:
+        """POST JSON and return the answer as soon as its headers arrive, for ``iter_sse`` or
+        ``iter_ndjson`` to read; or raise a typed upstream error."""
+        assert self.http is not None, "HTTP providers need the worker's upstream client"
         dep = self.deployment.id
-        try:
-            raw = await resp.read()
-        except TimeoutError as exc:
-            raise UpstreamTimeout(f"deployment '{dep}' timed out while answering", deployment=dep) from exc
-        except aiohttp.ClientError as exc:
-            raise UpstreamConnectError(f"deployment '{dep}' dropped the connection: {exc}", deployment=dep) from exc
-        finally:
-            resp.release()
+        opened = await self.http.post_streamed(self.timeouts, url, orjson.dumps(payload), _json_headers(headers),
+                                               params, dep)
+        if opened.status >= 400:
+            try:
+                text = await error_text(opened)
+            finally:
+                await opened.aclose()
+            raise_for_upstream(dep, opened.status, text, opened.response.get_header("Retry-After"))
+        return opened
+
+    async def read_json(self, resp: Any) -> Any:
+        dep = self.deployment.id
+        raw = await read_body(resp, dep)
         try:
             return orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
             raise UpstreamHTTPError(f"deployment '{dep}' answered with invalid JSON", deployment=dep) from exc
 
 
-async def _read_text(resp: aiohttp.ClientResponse) -> str:
-    try:
-        return (await resp.read()).decode("utf-8", "replace")[:2000]
-    except (aiohttp.ClientError, TimeoutError):
-        return ""
+def _json_headers(headers: dict[str, str] | None) -> dict[str, str]:
+    return {"Content-Type": "application/json", **headers} if headers else {"Content-Type": "application/json"}
 
 
 def _error_message(text: str) -> str:
@@ -206,13 +190,13 @@ def raise_for_upstream(dep: str, status: int, text: str, retry_after: str | None
     raise UpstreamHTTPError(msg, deployment=dep, upstream_status=status)
 
 
-async def iter_sse(resp: aiohttp.ClientResponse, dep: str) -> AsyncIterator[tuple[str | None, bytes]]:
+async def iter_sse(opened: Opened, dep: str) -> AsyncIterator[tuple[str | None, bytes]]:
     """Yield ``(event, data)`` for each server-sent event, as bytes, without buffering the body."""
     event: str | None = None
     data: list[bytes] = []
     try:
-        async for raw in resp.content:
-            line = raw.rstrip(b"\r\n")
+        async for raw in lines(opened, dep):
+            line = raw.rstrip(b"\r")
             if not line:
                 if data:
                     yield event, b"\n".join(data)
@@ -224,30 +208,22 @@ async def iter_sse(resp: aiohttp.ClientResponse, dep: str) -> AsyncIterator[tupl
                 event = line[6:].strip().decode()
         if data:
             yield event, b"\n".join(data)
-    except TimeoutError as exc:
-        raise UpstreamTimeout(f"deployment '{dep}' stalled mid-stream", deployment=dep) from exc
-    except aiohttp.ClientError as exc:
-        raise UpstreamConnectError(f"deployment '{dep}' dropped the stream: {exc}", deployment=dep) from exc
-    finally:
-        resp.release()
+    finally:  # a consumer that stops early frees the connection now, not when collected
+        await opened.aclose()
 
 
-async def iter_ndjson(resp: aiohttp.ClientResponse, dep: str) -> AsyncIterator[Any]:
+async def iter_ndjson(opened: Opened, dep: str) -> AsyncIterator[Any]:
     """Yield one parsed object per line of a newline-delimited JSON stream."""
     try:
-        async for raw in resp.content:
+        async for raw in lines(opened, dep):
             line = raw.strip()
             if line:
                 try:
                     yield orjson.loads(line)
                 except orjson.JSONDecodeError as exc:
                     raise UpstreamHTTPError(f"deployment '{dep}' sent invalid NDJSON", deployment=dep) from exc
-    except TimeoutError as exc:
-        raise UpstreamTimeout(f"deployment '{dep}' stalled mid-stream", deployment=dep) from exc
-    except aiohttp.ClientError as exc:
-        raise UpstreamConnectError(f"deployment '{dep}' dropped the stream: {exc}", deployment=dep) from exc
     finally:
-        resp.release()
+        await opened.aclose()
 
 
 _cache: dict[str, type[Provider]] = {}

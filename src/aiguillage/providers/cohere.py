@@ -179,7 +179,7 @@ class CohereProvider(Provider):
     async def stream(self, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
         dep = self.deployment.id
         payload = to_cohere({**body, "stream": True}, self.upstream_model)
-        resp = await self.post(f"{self.base_url}/chat", payload, self._headers())
+        resp = await self.post_stream(f"{self.base_url}/chat", payload, self._headers())
         state = _StreamState(self.upstream_model, dep)
         async for _event, raw in iter_sse(resp, dep):
             if raw == b"[DONE]":

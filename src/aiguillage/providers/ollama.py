@@ -131,7 +131,7 @@ class OllamaProvider(Provider):
     async def stream(self, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
         dep = self.deployment.id
         payload = to_ollama(body, self.upstream_model, self.deployment.options, stream=True)
-        resp = await self.post(f"{self.base_url}/api/chat", payload, self._headers())
+        resp = await self.post_stream(f"{self.base_url}/api/chat", payload, self._headers())
         cid, created, tools = f"chatcmpl-{time.time_ns():x}", int(time.time()), 0
         yield self._chunk(cid, created, {"role": "assistant", "content": ""})
         async for line in iter_ndjson(resp, dep):

@@ -78,7 +78,7 @@ class OpenAIProvider(Provider):
         payload: dict[str, Any] = {**body, "stream": True}
         if self.sends_stream_options:
             payload["stream_options"] = {"include_usage": True}
-        resp = await self.post(self._url("chat/completions"), self._quirks(payload), self._headers())
+        resp = await self.post_stream(self._url("chat/completions"), self._quirks(payload), self._headers())
         finished = False
         async for _event, data in iter_sse(resp, self.deployment.id):
             if data == b"[DONE]":
