@@ -28,6 +28,7 @@ from aiguillage.config import Deployment, ResilienceSettings
 from aiguillage.decision import Attempt, Decision
 from aiguillage.errors import GatewayError, Overloaded, UpstreamError, UpstreamRateLimited, UpstreamTimeout
 from aiguillage.providers.base import Provider
+from aiguillage.providers.http import call_deadline
 from aiguillage.providers.shape import SHAPE_ERRORS, checked_chunk, checked_completion, provider_failed
 from aiguillage.routing.base import Verifier
 from aiguillage.tokens import content_text
@@ -194,6 +195,7 @@ class Caller:
             remaining = deadline - time.monotonic()
             limit = min(remaining, self.providers[dep.id].timeouts.total)
             t = time.perf_counter()
+            bound = call_deadline.set(time.monotonic() + limit)  # the request's own limit (providers/http.py)
             try:
                 async with asyncio.timeout(limit):
                     resp = await _complete(self.providers[dep.id], body_for(dep), dep.id)
@@ -221,6 +223,7 @@ class Caller:
                 self._no_verdict(dep.id)
                 raise
             finally:
+                call_deadline.reset(bound)
                 await slot.__aexit__(None, None, None)
             upstream_s += time.perf_counter() - t
             # The cascade: accept unless the verifier says a stronger model is needed.
@@ -289,6 +292,8 @@ class Caller:
         remaining = deadline - time.monotonic()
         first_timeout = min(remaining, provider.timeouts.first_token)
         it: Any = None
+        # The stream's request ends by itself when the whole stream must (see _released).
+        bound = call_deadline.set(min(deadline, time.monotonic() + provider.timeouts.total))
         try:
             it = provider.stream(body_for(dep)).__aiter__()
             async with asyncio.timeout(first_timeout):
@@ -316,6 +321,8 @@ class Caller:
             await slot.__aexit__(None, None, None)
             self._no_verdict(dep.id)
             raise
+        finally:
+            call_deadline.reset(bound)
         self._record(decision, dep, t, None)
         rest = self._released(it, slot, dep, decision, deadline, time.monotonic())
         return Opened(dep, first, rest, time.perf_counter() - t)

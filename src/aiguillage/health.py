@@ -303,9 +303,12 @@ class Health:
         from aiguillage.errors import UpstreamError
 
         try:
-            return await self.http.get_status(provider.timeouts, f"{base}/models", _auth(provider), dep_id) < 500
+            status = await self.http.get_status(provider.timeouts, f"{base}/models", _auth(provider), dep_id)
         except UpstreamError:
             return False
+        # Up: it answers, even if refusing the probe (401, 404). A redirect is not followed by
+        # requests either (providers/http.py), so it is as good as down.
+        return status < 300 or 400 <= status < 500
 
 
 def _auth(provider: Any) -> dict[str, str]:

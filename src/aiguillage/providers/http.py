@@ -18,7 +18,9 @@ tenants' requests. Failures are raised as the typed ``UpstreamError`` tree.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
+from contextvars import ContextVar
 from datetime import timedelta
 from typing import Any
 
@@ -30,11 +32,19 @@ from pyreqwest.response import Response
 from aiguillage.config import Timeouts
 from aiguillage.errors import UpstreamConnectError, UpstreamHTTPError, UpstreamTimeout
 
-__all__ = ["Opened", "UpstreamHttp", "error_text", "lines", "read_body"]
+__all__ = ["Opened", "UpstreamHttp", "call_deadline", "error_text", "lines", "read_body"]
 
 # A streamed line longer than this (no newline in sight) is refused rather than buffered on.
 MAX_LINE_BYTES = 16 * 1024 * 1024
 _ERROR_TEXT_BYTES = 2000
+
+# When the caller gives up on the current upstream call (time.monotonic(); call.py sets it).
+# pyreqwest goes on with a request whose awaiting task was cancelled, so each request carries
+# a total timeout of its own, up to that moment: an upstream the gateway stopped waiting for is
+# not kept generating (and billing) tokens, nor holding a connection. The margin lets the
+# caller's own timeout fire first, so its error and its accounting of the attempt stand.
+call_deadline: ContextVar[float | None] = ContextVar("aiguillage_call_deadline", default=None)
+ABORT_MARGIN_S = 0.25
 
 
 class Opened:
@@ -77,38 +87,40 @@ class UpstreamHttp:
             )
         return got
 
+    def _builder(self, timeouts: Timeouts, url: str, body: bytes, headers: dict[str, str],
+                 params: dict[str, str] | None) -> Any:
+        end = call_deadline.get()
+        budget = timeouts.total if end is None else min(timeouts.total, end - time.monotonic())
+        builder = (self.client(timeouts).post(url).body_bytes(body).headers(headers)
+                   .timeout(timedelta(seconds=max(0.0, budget) + ABORT_MARGIN_S)))
+        return builder.query(params) if params else builder
+
     async def post(self, timeouts: Timeouts, url: str, body: bytes, headers: dict[str, str],
                    params: dict[str, str] | None, dep: str) -> Response:
         """POST and return the answer, its body read (any status)."""
-        builder = self.client(timeouts).post(url).body_bytes(body).headers(headers)
-        if params:
-            builder = builder.query(params)
         try:
-            return await builder.build().send()
-        except PyreqwestError as exc:
+            return await self._builder(timeouts, url, body, headers, params).build().send()
+        except (PyreqwestError, ValueError) as exc:
             raise _upstream_error(dep, exc) from exc
 
     async def post_streamed(self, timeouts: Timeouts, url: str, body: bytes, headers: dict[str, str],
                             params: dict[str, str] | None, dep: str) -> Opened:
         """POST and return once the answer's headers arrived; the body is read as it comes."""
-        builder = self.client(timeouts).post(url).body_bytes(body).headers(headers)
-        if params:
-            builder = builder.query(params)
-        # 0: return at the headers. By default the answer's first 64 KiB are read ahead before
-        # the response is handed over, which would hold a stream's first tokens back.
-        request = builder.streamed_read_buffer_limit(0).build_streamed()
         try:
+            # 0: return at the headers. By default the answer's first 64 KiB are read ahead before
+            # the response is handed over, which would hold a stream's first tokens back.
+            request = self._builder(timeouts, url, body, headers, params).streamed_read_buffer_limit(0).build_streamed()
             return Opened(request, await request.__aenter__())
-        except PyreqwestError as exc:
+        except (PyreqwestError, ValueError) as exc:
             raise _upstream_error(dep, exc) from exc
 
     async def get_status(self, timeouts: Timeouts, url: str, headers: dict[str, str], dep: str) -> int:
         """GET ``url`` within the connect and first-token timeouts: its status."""
-        request = (self.client(timeouts).get(url).headers(headers)
-                   .timeout(timedelta(seconds=timeouts.connect + timeouts.first_token)).build())
         try:
+            request = (self.client(timeouts).get(url).headers(headers)
+                       .timeout(timedelta(seconds=timeouts.connect + timeouts.first_token)).build())
             return (await request.send()).status
-        except PyreqwestError as exc:
+        except (PyreqwestError, ValueError) as exc:
             raise _upstream_error(dep, exc) from exc
 
     async def close(self) -> None:
@@ -146,21 +158,26 @@ async def error_text(resp: Response | Opened) -> str:
 async def lines(opened: Opened, dep: str) -> AsyncIterator[bytes]:
     """The streamed body's lines (without their line break), as they arrive."""
     reader = opened.response.body_reader
-    buf = b""
+    buf = bytearray()
     try:
         while True:
             chunk = await reader.read_chunk()
             if chunk is None:
                 break
-            buf += bytes(chunk)
-            *complete, buf = buf.split(b"\n")
-            for line in complete:
-                yield line
+            seen = len(buf)  # no line break before here: search only the new bytes
+            buf += chunk
+            start = 0
+            end = buf.find(b"\n", seen)
+            while end >= 0:
+                yield bytes(buf[start:end])
+                start = end + 1
+                end = buf.find(b"\n", start)
+            del buf[:start]
             if len(buf) > MAX_LINE_BYTES:
                 raise UpstreamHTTPError(f"deployment '{dep}' sent a line over {MAX_LINE_BYTES} bytes mid-stream",
                                         deployment=dep)
         if buf:
-            yield buf
+            yield bytes(buf)
     except PyreqwestError as exc:
         if isinstance(exc, RequestTimeoutError):
             raise UpstreamTimeout(f"deployment '{dep}' stalled mid-stream", deployment=dep) from exc
@@ -169,7 +186,9 @@ async def lines(opened: Opened, dep: str) -> AsyncIterator[bytes]:
         await opened.aclose()
 
 
-def _upstream_error(dep: str, exc: PyreqwestError, answering: bool = False) -> Exception:
+def _upstream_error(dep: str, exc: Exception, answering: bool = False) -> Exception:
+    """The typed error for a failed call. A ValueError is a request pyreqwest could not build
+    from the deployment's settings (a base_url without a scheme, a key with a line break)."""
     if isinstance(exc, RequestTimeoutError):
         return UpstreamTimeout(f"deployment '{dep}' timed out{' while answering' if answering else ''}",
                                deployment=dep)
