@@ -21,6 +21,7 @@ from importlib.metadata import entry_points
 from typing import Any, ClassVar
 
 import orjson
+from pyreqwest.response import Response
 
 from aiguillage.config import Deployment, Timeouts
 from aiguillage.errors import (
@@ -104,7 +105,7 @@ class Provider(ABC):
     async def post(
         self, url: str, payload: dict[str, Any], headers: dict[str, str] | None = None,
         params: dict[str, str] | None = None,
-    ) -> Any:
+    ) -> Response:
         """POST JSON and return the answer (its body read), or raise a typed upstream error."""
         assert self.http is not None, "HTTP providers need the worker's upstream client"
         dep = self.deployment.id
@@ -131,7 +132,7 @@ class Provider(ABC):
             raise_for_upstream(dep, opened.status, text, opened.response.get_header("Retry-After"))
         return opened
 
-    async def read_json(self, resp: Any) -> Any:
+    async def read_json(self, resp: Response) -> Any:
         dep = self.deployment.id
         raw = await read_body(resp, dep)
         try:
@@ -140,7 +141,7 @@ class Provider(ABC):
             raise UpstreamHTTPError(f"deployment '{dep}' answered with invalid JSON", deployment=dep) from exc
 
 
-async def _error_text(resp: Any) -> str:
+async def _error_text(resp: Response | Opened) -> str:
     response = resp.response if isinstance(resp, Opened) else resp
     if 300 <= response.status < 400:
         # Redirects are not followed: the request would carry the deployment's key elsewhere.
