@@ -292,8 +292,9 @@ class Caller:
         remaining = deadline - time.monotonic()
         first_timeout = min(remaining, provider.timeouts.first_token)
         it: Any = None
-        # The stream's request ends by itself when the whole stream must (see _released).
-        bound = call_deadline.set(min(deadline, time.monotonic() + provider.timeouts.total))
+        # The stream's request ends by itself once the stream must have: _released allows `total`
+        # from the first chunk, which comes within first_timeout.
+        bound = call_deadline.set(min(deadline, time.monotonic() + first_timeout + provider.timeouts.total))
         try:
             it = provider.stream(body_for(dep)).__aiter__()
             async with asyncio.timeout(first_timeout):

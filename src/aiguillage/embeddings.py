@@ -15,6 +15,7 @@ from aiguillage.api.validate import ChatRequest
 from aiguillage.decision import Attempt
 from aiguillage.errors import GatewayError, InvalidRequest, UpstreamError, UpstreamTimeout
 from aiguillage.providers.base import EMBEDDINGS
+from aiguillage.providers.http import abort_after
 from aiguillage.tokens import count_tokens, max_prompt_tokens
 
 if TYPE_CHECKING:
@@ -68,8 +69,9 @@ class EmbeddingsPipeline:
             remaining = prep.deadline - time.monotonic()
             limit = min(remaining, provider.timeouts.total)
             try:
-                async with asyncio.timeout(limit):
-                    resp = await provider.embed({"model": dep.model or dep.id, "input": inputs, **extra})
+                with abort_after(limit):
+                    async with asyncio.timeout(limit):
+                        resp = await provider.embed({"model": dep.model or dep.id, "input": inputs, **extra})
             except TimeoutError:
                 upstream_s += time.perf_counter() - t
                 own_limit = limit < remaining  # the deployment's total timeout: the next one may still answer

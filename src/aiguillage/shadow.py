@@ -23,6 +23,7 @@ from aiguillage.call import answer_text
 from aiguillage.config import Deployment, TenantPolicy
 from aiguillage.decision import Attempt, Decision
 from aiguillage.errors import GatewayError, UpstreamError, UpstreamTimeout
+from aiguillage.providers.http import abort_after
 from aiguillage.tokens import max_prompt_tokens, messages_text
 
 if TYPE_CHECKING:
@@ -134,8 +135,10 @@ class Shadow:
                 if "max_tokens" not in body:
                     body = {**body, "max_tokens": BUDGET_OUTPUT_CAP}
             provider = self.gw.providers[d.id]
-            async with asyncio.timeout(min(self.gw.settings.resilience.deadline_s, provider.timeouts.total)):
-                resp = await provider.complete(body)
+            limit = min(self.gw.settings.resilience.deadline_s, provider.timeouts.total)
+            with abort_after(limit):
+                async with asyncio.timeout(limit):
+                    resp = await provider.complete(body)
         except (GatewayError, TimeoutError) as exc:
             err = exc if isinstance(exc, GatewayError) else UpstreamTimeout("side call timed out", deployment=d.id)
             if admission is not None:

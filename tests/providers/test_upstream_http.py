@@ -47,6 +47,7 @@ def _decision() -> Decision:
 def test_a_call_the_gateway_gave_up_on_is_aborted_upstream() -> None:
     # pyreqwest keeps a request running when the task awaiting it is cancelled: without its own
     # timeout, a slow upstream would go on generating (and billing) an answer nobody waits for.
+    # The request's deadline (0.5 s) is far shorter than the deployment's total (30 s).
     async def scenario() -> tuple[float, float]:
         closed: asyncio.Future[float] = asyncio.get_running_loop().create_future()
 
@@ -57,22 +58,66 @@ def test_a_call_the_gateway_gave_up_on_is_aborted_upstream() -> None:
             writer.close()
 
         server, url = await _server(never_answers)
-        timeouts = Timeouts(connect=1, first_token=30, idle=30, total=0.5)
+        timeouts = Timeouts(connect=1, first_token=30, idle=30, total=30)
         async with UpstreamHttp() as http:
             dep = _deployment(url)
             caller = Caller({"raw": OpenAIProvider(dep, http, timeouts)},
                             ResilienceSettings(max_attempts=1, timeouts=timeouts))
             t0 = time.monotonic()
-            with pytest.raises(UpstreamTimeout, match="total timeout"):
-                await caller.complete([dep], lambda d: dict(BODY), _decision(), time.monotonic() + 10)
+            with pytest.raises(UpstreamTimeout):
+                await caller.complete([dep], lambda d: dict(BODY), _decision(), time.monotonic() + 0.5)
             gave_up = time.monotonic() - t0
-            aborted = await asyncio.wait_for(closed, 10) - t0
+            aborted = await asyncio.wait_for(closed, 5) - t0
         server.close()
         return gave_up, aborted
 
     gave_up, aborted = asyncio.run(scenario())
     assert 0.4 < gave_up < 1.5
-    assert aborted < gave_up + 1.0  # the margin is 0.25 s; the read timeout alone would be 30 s
+    assert aborted < gave_up + 1.0  # the margin is 0.25 s; the timeouts alone would be 30 s
+
+
+def test_a_slow_first_token_does_not_shorten_the_stream_that_follows() -> None:
+    # The stream's total counts from its first chunk (call.py, _released); the request's own
+    # limit must leave that whole time, or the stream is cut early as "stalled".
+    events = [b"data: " + orjson.dumps({"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m",
+                                       "choices": [{"index": 0, "delta": {"content": f"{i} "}, "finish_reason": None}]})
+              + b"\n\n" for i in range(40)]
+
+    async def scenario() -> tuple[str, float, int]:
+        async def slow_then_steady(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await _read_request(reader)
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n")
+            await writer.drain()
+            await asyncio.sleep(0.6)  # the first token comes late
+            try:
+                for ev in events:  # then one every 0.1 s, for longer than the total
+                    writer.write(b"%x\r\n%s\r\n" % (len(ev), ev))
+                    await writer.drain()
+                    await asyncio.sleep(0.1)
+            except ConnectionError:
+                pass
+            writer.close()
+
+        server, url = await _server(slow_then_steady)
+        timeouts = Timeouts(connect=1, first_token=5, idle=5, total=1)
+        got = 0
+        async with UpstreamHttp() as http:
+            dep = _deployment(url)
+            caller = Caller({"raw": OpenAIProvider(dep, http, timeouts)},
+                            ResilienceSettings(max_attempts=1, timeouts=timeouts))
+            t0 = time.monotonic()
+            opened = await caller.open_stream([dep], lambda d: dict(BODY), _decision(), time.monotonic() + 30)
+            with pytest.raises(UpstreamTimeout) as err:
+                async for _chunk in opened.rest:
+                    got += 1
+            ended = time.monotonic() - t0
+        server.close()
+        return str(err.value), ended, got
+
+    msg, ended, got = asyncio.run(scenario())
+    assert "exceeded the time limit" in msg  # the stream's own limit, not a stall
+    assert 1.45 < ended < 2.5  # first token at 0.6 s + 1 s of stream
+    assert got >= 7
 
 
 def test_a_redirect_is_an_error_that_names_where_it_pointed() -> None:

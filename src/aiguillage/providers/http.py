@@ -18,8 +18,9 @@ tenants' requests. Failures are raised as the typed ``UpstreamError`` tree.
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextvars import ContextVar
 from datetime import timedelta
 from typing import Any
@@ -32,7 +33,7 @@ from pyreqwest.response import Response
 from aiguillage.config import Timeouts
 from aiguillage.errors import UpstreamConnectError, UpstreamHTTPError, UpstreamTimeout
 
-__all__ = ["Opened", "UpstreamHttp", "call_deadline", "error_text", "lines", "read_body"]
+__all__ = ["Opened", "UpstreamHttp", "abort_after", "call_deadline", "error_text", "lines", "read_body"]
 
 # A streamed line longer than this (no newline in sight) is refused rather than buffered on.
 MAX_LINE_BYTES = 16 * 1024 * 1024
@@ -45,6 +46,17 @@ _ERROR_TEXT_BYTES = 2000
 # caller's own timeout fire first, so its error and its accounting of the attempt stand.
 call_deadline: ContextVar[float | None] = ContextVar("aiguillage_call_deadline", default=None)
 ABORT_MARGIN_S = 0.25
+
+
+@contextlib.contextmanager
+def abort_after(seconds: float) -> Iterator[None]:
+    """Requests sent inside this block (by this task) end upstream ``seconds`` from now, plus the
+    margin: for a caller that stops waiting with ``asyncio.timeout(seconds)``."""
+    token = call_deadline.set(time.monotonic() + seconds)
+    try:
+        yield
+    finally:
+        call_deadline.reset(token)
 
 
 class Opened:
@@ -90,7 +102,9 @@ class UpstreamHttp:
     def _builder(self, timeouts: Timeouts, url: str, body: bytes, headers: dict[str, str],
                  params: dict[str, str] | None) -> Any:
         end = call_deadline.get()
-        budget = timeouts.total if end is None else min(timeouts.total, end - time.monotonic())
+        # With no caller's limit, the longest any call may take: a stream's total counts from
+        # its first chunk.
+        budget = timeouts.first_token + timeouts.total if end is None else end - time.monotonic()
         builder = (self.client(timeouts).post(url).body_bytes(body).headers(headers)
                    .timeout(timedelta(seconds=max(0.0, budget) + ABORT_MARGIN_S)))
         return builder.query(params) if params else builder

@@ -132,24 +132,27 @@ class OllamaProvider(Provider):
         dep = self.deployment.id
         payload = to_ollama(body, self.upstream_model, self.deployment.options, stream=True)
         resp = await self.post_stream(f"{self.base_url}/api/chat", payload, self._headers())
-        cid, created, tools = f"chatcmpl-{time.time_ns():x}", int(time.time()), 0
-        yield self._chunk(cid, created, {"role": "assistant", "content": ""})
-        async for line in iter_ndjson(resp, dep):
-            if not isinstance(line, dict) or "error" in line:
-                msg = line.get("error") if isinstance(line, dict) else line
-                raise UpstreamHTTPError(f"deployment '{dep}' failed mid-stream: {msg}", deployment=dep)
-            msg = line.get("message") or {}
-            if msg.get("content"):
-                yield self._chunk(cid, created, {"content": msg["content"]})
-            for call in _tool_calls(msg):
-                yield self._chunk(cid, created, {"tool_calls": [{"index": tools, **call}]})
-                tools += 1
-            if line.get("done"):
-                final = self._chunk(cid, created, {}, _finish(line, tools > 0))
-                final["usage"] = _usage(line)
-                yield final
-                return
-        raise UpstreamHTTPError(f"deployment '{dep}' ended the stream before done", deployment=dep)
+        try:  # closed even if the consumer stops after the role chunk, before iter_ndjson started
+            cid, created, tools = f"chatcmpl-{time.time_ns():x}", int(time.time()), 0
+            yield self._chunk(cid, created, {"role": "assistant", "content": ""})
+            async for line in iter_ndjson(resp, dep):
+                if not isinstance(line, dict) or "error" in line:
+                    msg = line.get("error") if isinstance(line, dict) else line
+                    raise UpstreamHTTPError(f"deployment '{dep}' failed mid-stream: {msg}", deployment=dep)
+                msg = line.get("message") or {}
+                if msg.get("content"):
+                    yield self._chunk(cid, created, {"content": msg["content"]})
+                for call in _tool_calls(msg):
+                    yield self._chunk(cid, created, {"tool_calls": [{"index": tools, **call}]})
+                    tools += 1
+                if line.get("done"):
+                    final = self._chunk(cid, created, {}, _finish(line, tools > 0))
+                    final["usage"] = _usage(line)
+                    yield final
+                    return
+            raise UpstreamHTTPError(f"deployment '{dep}' ended the stream before done", deployment=dep)
+        finally:
+            await resp.aclose()
 
     async def embed(self, body: dict[str, Any]) -> dict[str, Any]:
         payload = {"model": self.upstream_model, "input": body.get("input")}
