@@ -24,7 +24,7 @@ from prometheus_client import Counter, Gauge
 
 from aiguillage import metrics
 from aiguillage.config import Deployment, ResilienceSettings
-from aiguillage.errors import Overloaded
+from aiguillage.errors import Overloaded, UpstreamError
 
 log = logging.getLogger(__name__)
 
@@ -300,8 +300,6 @@ class Health:
         base = getattr(provider, "base_url", "") if provider is not None else ""
         if provider is None or not base or self.http is None:
             return bool(provider is None or provider.ready)
-        from aiguillage.errors import UpstreamError
-
         try:
             status = await self.http.get_status(provider.timeouts, f"{base}/models", _auth(provider), dep_id)
         except UpstreamError:

@@ -111,7 +111,7 @@ class Provider(ABC):
         dep = self.deployment.id
         resp = await self.http.post(self.timeouts, url, orjson.dumps(payload), _json_headers(headers), params, dep)
         if resp.status >= 300:
-            raise_for_upstream(dep, resp.status, await _error_text(resp), resp.get_header("Retry-After"))
+            raise_for_upstream(dep, resp.status, await error_text(resp), resp.get_header("Retry-After"))
         return resp
 
     async def post_stream(
@@ -126,7 +126,7 @@ class Provider(ABC):
                                                params, dep)
         if opened.status >= 300:
             try:
-                text = await _error_text(opened)
+                text = await error_text(opened)
             finally:
                 await opened.aclose()
             raise_for_upstream(dep, opened.status, text, opened.response.get_header("Retry-After"))
@@ -139,15 +139,6 @@ class Provider(ABC):
             return orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
             raise UpstreamHTTPError(f"deployment '{dep}' answered with invalid JSON", deployment=dep) from exc
-
-
-async def _error_text(resp: Response | Opened) -> str:
-    response = resp.response if isinstance(resp, Opened) else resp
-    if 300 <= response.status < 400:
-        # Redirects are not followed: the request would carry the deployment's key elsewhere.
-        return f"a redirect to {response.get_header('Location') or '(no Location)'}, not followed: " \
-               "set base_url to the address that answers"
-    return await error_text(resp)
 
 
 def _json_headers(headers: dict[str, str] | None) -> dict[str, str]:

@@ -157,8 +157,13 @@ async def read_body(resp: Response, dep: str) -> bytes:
 
 
 async def error_text(resp: Response | Opened) -> str:
-    """The start of an error answer's body, for the error message ("" if it cannot be read)."""
+    """What an error answer says, for the error message: the start of its body ("" if it cannot
+    be read), or where a redirect pointed."""
     response = resp.response if isinstance(resp, Opened) else resp
+    if 300 <= response.status < 400:
+        # Redirects are not followed: the request would carry the deployment's key elsewhere.
+        return (f"a redirect to {response.get_header('Location') or '(no Location)'}, not followed: "
+                "set base_url to the address that answers")
     try:
         if isinstance(resp, Opened):
             data = await response.body_reader.read(_ERROR_TEXT_BYTES) or b""
