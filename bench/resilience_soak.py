@@ -2,7 +2,10 @@
 
 Samples the gateway's processes (granian master + workers) every ``--sample-s`` seconds: RSS
 from /proc/<pid>/status and open file descriptors from /proc/<pid>/fd. Growth is measured
-from the end of the warm-up to the end of the run (median of 3 samples at each end). The
+from the end of the warm-up to the end of the run (median of 3 samples at each end). Each
+sample also sorts the gateway's TCP sockets (from /proc/net/tcp) by peer and state: pooled
+connections to the upstreams, client connections, and any in CLOSE_WAIT, which is what a
+connection leak looks like (the peer has closed, the gateway never did). The
 primary upstream fails a small share of requests (500s, resets) so the fail-over path is
 exercised for leaks too; the secondary is healthy, so the client should see no error.
 
@@ -44,7 +47,47 @@ def proc_sample(pids: list[int]) -> tuple[int, int, int]:
     return rss, fds, sockets
 
 
-async def soak(gw: GatewayUnderTest, args: argparse.Namespace, out: dict[str, Any]) -> LoadResult:
+_TCP_STATES = {"01": "established", "06": "time_wait", "08": "close_wait", "0A": "listen"}
+
+
+def tcp_sockets(pids: list[int], gateway_port: int, upstream_ports: set[int]) -> dict[str, int]:
+    """The TCP sockets ``pids`` hold, counted by peer and state: ``upstream_established`` (the
+    client's pool), ``client_established``, ``*_close_wait`` (a leak if it grows), ``listen``..."""
+    inodes: set[str] = set()
+    for pid in pids:
+        try:
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                try:
+                    link = os.readlink(f"/proc/{pid}/fd/{fd}")
+                except OSError:
+                    continue
+                if link.startswith("socket:["):
+                    inodes.add(link[8:-1])
+        except OSError:
+            continue
+    counts: dict[str, int] = {}
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            f = line.split()
+            if f[9] not in inodes:
+                continue
+            local, remote = int(f[1].rsplit(":", 1)[1], 16), int(f[2].rsplit(":", 1)[1], 16)
+            state = _TCP_STATES.get(f[3], f"state_{f[3]}")
+            if state == "listen":
+                key = "listen"
+            else:
+                peer = ("upstream" if remote in upstream_ports else "client" if local == gateway_port else "other")
+                key = f"{peer}_{state}"
+            counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+async def soak(gw: GatewayUnderTest, args: argparse.Namespace, out: dict[str, Any], upstream_ports: set[int]
+               ) -> LoadResult:
     import aiohttp
 
     res = LoadResult()
@@ -62,7 +105,7 @@ async def soak(gw: GatewayUnderTest, args: argparse.Namespace, out: dict[str, An
                 pids = gw.proc.group_pids()
                 rss, fds, sockets = proc_sample(pids)
                 samples.append({"t_s": round(now - t0, 1), "rss_kb": rss, "fds": fds, "sockets": sockets,
-                                "pids": len(pids),
+                                "tcp": tcp_sockets(pids, gw.port, upstream_ports), "pids": len(pids),
                                 "requests": len(res.latencies_ms), "errors": res.errors,
                                 "inflight": len(pending)})
                 print(json.dumps(samples[-1]), flush=True)
@@ -110,7 +153,7 @@ def main() -> None:
         "samples": []}
     gw = GatewayUnderTest(cfg, args.workers)
     try:
-        res = asyncio.run(soak(gw, args, out))
+        res = asyncio.run(soak(gw, args, out, set(fakes.ports.values())))
         out["final"] = proc_sample(gw.proc.group_pids())
     finally:
         gw.stop()
@@ -120,6 +163,14 @@ def main() -> None:
     out["rss"] = growth(out["samples"], args.warmup_s, "rss_kb")
     out["fds"] = growth(out["samples"], args.warmup_s, "fds")
     out["sockets"] = growth(out["samples"], args.warmup_s, "sockets")  # the part of the fds that is connections
+    # The load generator's own pool decides how many client connections are open (it grows
+    # when latencies overlap): the gateway's fds less those are what a leak would show in.
+    for s in out["samples"]:
+        s["fds_less_clients"] = s["fds"] - sum(n for k, n in s["tcp"].items() if k.startswith("client_"))
+    out["fds_less_clients"] = growth(out["samples"], args.warmup_s, "fds_less_clients")
+    kinds = sorted({k for s in out["samples"] for k in s["tcp"]})
+    out["tcp"] = {k: {"first": out["samples"][0]["tcp"].get(k, 0), "max": max(s["tcp"].get(k, 0) for s in out["samples"]),
+                      "last": out["samples"][-1]["tcp"].get(k, 0)} for k in kinds}
     out["ended"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     text = json.dumps({k: v for k, v in out.items() if k != "samples"}, indent=2)
     print(text)

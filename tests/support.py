@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -51,8 +52,10 @@ class GatewayProcess:
     """``aiguillage serve`` in a subprocess, on a free port, with its own $AIGUILLAGE_HOME."""
 
     def __init__(self, home: Path, config: dict[str, Any] | None, workers: int = 1,
-                 env: dict[str, str] | None = None, args: tuple[str, ...] = ()) -> None:
+                 env: dict[str, str] | None = None, args: tuple[str, ...] = (),
+                 open_files: tuple[int, int] | None = None) -> None:
         self.home = home
+        self.open_files = open_files  # (soft, hard) RLIMIT_NOFILE to start the server with
         self.args = args  # more ``serve`` options
         self.port = free_port()
         self.config_path: Path | None = None
@@ -102,8 +105,11 @@ class GatewayProcess:
                "--workers", str(self.workers), *self.args]
         if self.config_path is not None:
             cmd += ["--config", str(self.config_path)]
+        limits = self.open_files
         self.proc = subprocess.Popen(cmd, env=self.env, stdout=open(self.log, "wb"), stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+                                     start_new_session=True,
+                                     preexec_fn=(lambda: resource.setrlimit(resource.RLIMIT_NOFILE, limits))
+                                     if limits else None)
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             if self.proc.poll() is not None:

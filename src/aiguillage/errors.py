@@ -6,6 +6,10 @@ Every layer raises one of these (providers translate vendor failures into them w
 
 from __future__ import annotations
 
+import errno
+import logging
+import os
+import time
 from typing import Any
 
 __all__ = [
@@ -21,6 +25,9 @@ __all__ = [
     "RateLimited",
     "BudgetExceeded",
     "Overloaded",
+    "OutOfFiles",
+    "out_of_files",
+    "warn_out_of_files",
     "UpstreamError",
     "UpstreamTimeout",
     "UpstreamConnectError",
@@ -124,6 +131,67 @@ class Overloaded(GatewayError):
     status = 503
     type = "server_error"
     code = "overloaded"
+
+
+class OutOfFiles(Overloaded):
+    """The gateway itself has run out of open files: its own limit, not a deployment's fault, so
+    it is never counted against a deployment's breaker. A 503 the client may retry."""
+
+    code = "out_of_files"
+
+    def __init__(self, where: str) -> None:
+        super().__init__(
+            f"the gateway has run out of open files ({where}); retry shortly. Operators: raise the "
+            "server's open-file limit (ulimit -n, systemd LimitNOFILE) or add replicas",
+            headers={"Retry-After": "1"})
+
+
+_OUT_OF_FILES = (errno.EMFILE, errno.ENFILE)
+# How the Rust and C libraries word the same errors, where they give only text.
+_OUT_OF_FILES_TEXT = ("Too many open files", "os error 24", "os error 23")
+
+
+_SQLITE_CANTOPEN = 14
+
+
+def out_of_files(exc: BaseException | None) -> bool:
+    """``exc``, or an error it was raised from, is the process (or the system) out of open files."""
+    for _ in range(8):  # causes chain; bounded against cycles
+        if exc is None:
+            return False
+        if isinstance(exc, OSError) and exc.errno in _OUT_OF_FILES:
+            return True
+        text = str(exc)
+        if any(t in text for t in _OUT_OF_FILES_TEXT):
+            return True
+        # SQLite says only "unable to open database file", whatever the reason: ask the system.
+        if getattr(exc, "sqlite_errorcode", None) == _SQLITE_CANTOPEN and _no_descriptor_left():
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def _no_descriptor_left() -> bool:
+    try:
+        os.close(os.dup(2))
+    except OSError as exc:
+        return exc.errno in _OUT_OF_FILES
+    return False
+
+
+_warned = {"at": float("-inf"), "since": 0}
+
+
+def warn_out_of_files(where: str, exc: BaseException) -> None:
+    """Log running out of open files at most every 10 s: it comes in bursts of every request in
+    flight, and one line with a count says as much as thousands."""
+    _warned["since"] += 1
+    now = time.monotonic()
+    if now - _warned["at"] >= 10.0:
+        logging.getLogger("aiguillage").warning(
+            "out of open files (%d request(s) answered 503 since the last warning), %s: %s",
+            _warned["since"], where, exc)
+        _warned["at"], _warned["since"] = now, 0
 
 
 class UpstreamError(GatewayError):

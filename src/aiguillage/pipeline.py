@@ -18,7 +18,7 @@ from aiguillage.api.validate import BUDGET_OUTPUT_CAP, ChatRequest
 from aiguillage.call import answer_text
 from aiguillage.config import Deployment
 from aiguillage.decision import SUBJECT_ID_MAX_CHARS, Decision, decimal_str
-from aiguillage.errors import GatewayError, UpstreamError
+from aiguillage.errors import GatewayError, OutOfFiles, UpstreamError, out_of_files, warn_out_of_files
 from aiguillage.gateway import Gateway
 from aiguillage.keys import KeyInfo
 from aiguillage.accounting import cost_of, largest_deployment
@@ -374,6 +374,9 @@ def as_gateway_error(exc: BaseException) -> GatewayError:
     """Anything unexpected becomes a recorded 500 rather than an unrecorded crash."""
     if isinstance(exc, GatewayError):
         return exc
+    if out_of_files(exc):
+        warn_out_of_files("on the request path", exc)
+        return OutOfFiles("on the request path")
     log.exception("unexpected error on the request path", exc_info=exc)
     return GatewayError("internal error in the gateway; the x-aiguillage-decision header identifies it",
                         code="internal_error")

@@ -31,7 +31,7 @@ from pyreqwest.request import StreamRequest
 from pyreqwest.response import Response
 
 from aiguillage.config import Timeouts
-from aiguillage.errors import UpstreamConnectError, UpstreamHTTPError, UpstreamTimeout
+from aiguillage.errors import OutOfFiles, UpstreamConnectError, UpstreamHTTPError, UpstreamTimeout, out_of_files
 
 __all__ = ["Opened", "UpstreamHttp", "abort_after", "call_deadline", "error_text", "lines", "read_body"]
 
@@ -208,6 +208,8 @@ async def lines(opened: Opened, dep: str) -> AsyncIterator[bytes]:
 def _upstream_error(dep: str, exc: Exception, answering: bool = False) -> Exception:
     """The typed error for a failed call. A ValueError is a request pyreqwest could not build
     from the deployment's settings (a base_url without a scheme, a key with a line break)."""
+    if out_of_files(exc):  # no socket for the call: the gateway's limit, not the deployment's fault
+        return OutOfFiles(f"calling deployment '{dep}'")
     if isinstance(exc, RequestTimeoutError):
         return UpstreamTimeout(f"deployment '{dep}' timed out{' while answering' if answering else ''}",
                                deployment=dep)

@@ -106,6 +106,7 @@ class GroupCommitWriter:
 
     def start(self) -> None:
         if self._thread is None:
+            self._lock_fd()  # opened now, not at the first commit, which may come in a burst
             self._thread = threading.Thread(target=self._run, name="aiguillage-writer", daemon=True)
             self._thread.start()
             if self.checkpointer is not None:
@@ -238,6 +239,7 @@ class GroupCommitWriter:
                     self._commit(leftovers)
                 finally:
                     self._drop_connection()
+        self._close_lock()
         if self.checkpointer is not None:
             self.checkpointer.close()
 
@@ -328,10 +330,14 @@ class GroupCommitWriter:
                 self._lock = -1
         return self._lock if self._lock is not None and self._lock >= 0 else None
 
-    def _drop_connection(self) -> None:
+    def _close_lock(self) -> None:
         if self._lock is not None and self._lock >= 0:
             os.close(self._lock)
-            self._lock = None
+        self._lock = None
+
+    def _drop_connection(self) -> None:
+        # The lock file stays open: a commit that failed for want of open files must not give up
+        # the one descriptor every later commit needs.
         if self._conn is not None:
             try:
                 if self._autocheckpoint is not None:
