@@ -26,8 +26,9 @@ __all__ = [
     "BudgetExceeded",
     "Overloaded",
     "OutOfFiles",
+    "StoreUnavailable",
     "out_of_files",
-    "warn_out_of_files",
+    "warn_503",
     "UpstreamError",
     "UpstreamTimeout",
     "UpstreamConnectError",
@@ -146,6 +147,18 @@ class OutOfFiles(Overloaded):
             headers={"Retry-After": "1"})
 
 
+class StoreUnavailable(Overloaded):
+    """The gateway's database cannot be reached or written: the request cannot be recorded, so
+    it is not acknowledged. A 503 the client may retry."""
+
+    code = "store_unavailable"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(
+            f"the gateway could not use its database ({reason}); the request was not recorded, so it "
+            "is not acknowledged: retry shortly", headers={"Retry-After": "1"})
+
+
 _OUT_OF_FILES = (errno.EMFILE, errno.ENFILE)
 # How the Rust and C libraries word the same errors, where they give only text.
 _OUT_OF_FILES_TEXT = ("Too many open files", "os error 24", "os error 23")
@@ -179,19 +192,20 @@ def _no_descriptor_left() -> bool:
     return False
 
 
-_warned = {"at": float("-inf"), "since": 0}
+_warned: dict[str, list[float]] = {}  # kind -> [time of the last warning, requests since]
 
 
-def warn_out_of_files(where: str, exc: BaseException) -> None:
-    """Log running out of open files at most every 10 s: it comes in bursts of every request in
-    flight, and one line with a count says as much as thousands."""
-    _warned["since"] += 1
+def warn_503(kind: str, where: str, exc: BaseException) -> None:
+    """Log a 503 of ``kind`` (running out of open files, the database unavailable) at most every
+    10 s: it comes in bursts of every request in flight, and one line with a count says as much
+    as thousands."""
+    state = _warned.setdefault(kind, [float("-inf"), 0])
+    state[1] += 1
     now = time.monotonic()
-    if now - _warned["at"] >= 10.0:
+    if now - state[0] >= 10.0:
         logging.getLogger("aiguillage").warning(
-            "out of open files (%d request(s) answered 503 since the last warning), %s: %s",
-            _warned["since"], where, exc)
-        _warned["at"], _warned["since"] = now, 0
+            "%s: %d request(s) answered 503 since the last such warning; %s: %s", kind, state[1], where, exc)
+        state[0], state[1] = now, 0
 
 
 class UpstreamError(GatewayError):

@@ -18,11 +18,12 @@ from aiguillage.api.validate import BUDGET_OUTPUT_CAP, ChatRequest
 from aiguillage.call import answer_text
 from aiguillage.config import Deployment
 from aiguillage.decision import SUBJECT_ID_MAX_CHARS, Decision, decimal_str
-from aiguillage.errors import GatewayError, OutOfFiles, UpstreamError, out_of_files, warn_out_of_files
+from aiguillage.errors import GatewayError, OutOfFiles, StoreUnavailable, UpstreamError, out_of_files, warn_503
 from aiguillage.gateway import Gateway
 from aiguillage.keys import KeyInfo
 from aiguillage.accounting import cost_of, largest_deployment
 from aiguillage.outcomes import OUTCOME_KEY
+from aiguillage.store.db import unavailable as store_unavailable
 from aiguillage.policy import (
     PiiVerdict,
     apply_budget,
@@ -317,7 +318,11 @@ class ChatPipeline:
                 d.attempts[-1].outcome = "error"
                 d.attempts[-1].error = f"{error.code}: {error}"
         await self.settle(prep)
-        await self.record(d, prep.t0, upstream_s, prep.outcome if error is None else None)
+        try:
+            await self.record(d, prep.t0, upstream_s, prep.outcome if error is None else None)
+        except Exception as exc:  # not recorded, so not acknowledged: the error instead of the end
+            yield as_gateway_error(exc)
+            return
         if error is not None:
             yield error
         elif req.include_usage:
@@ -374,12 +379,25 @@ def as_gateway_error(exc: BaseException) -> GatewayError:
     """Anything unexpected becomes a recorded 500 rather than an unrecorded crash."""
     if isinstance(exc, GatewayError):
         return exc
-    if out_of_files(exc):
-        warn_out_of_files("on the request path", exc)
-        return OutOfFiles("on the request path")
+    known = resource_error(exc, "on the request path")
+    if known is not None:
+        return known
     log.exception("unexpected error on the request path", exc_info=exc)
     return GatewayError("internal error in the gateway; the x-aiguillage-decision header identifies it",
                         code="internal_error")
+
+
+def resource_error(exc: BaseException, where: str) -> GatewayError | None:
+    """A 503 for an error that is a resource of the gateway failing, not a bug in it: the
+    process out of open files, the database unreachable or unwritable. None otherwise."""
+    if out_of_files(exc):
+        warn_503("out of open files", where, exc)
+        return OutOfFiles(where)
+    reason = store_unavailable(exc)
+    if reason is not None:
+        warn_503("database unavailable", where, exc)
+        return StoreUnavailable(reason)
+    return None
 
 
 def _pii_header(d: Decision) -> str:
@@ -395,4 +413,4 @@ def _mark_ai_generated(resp: dict[str, Any], d: Decision) -> None:
 
 
 
-__all__ = ["ChatPipeline", "ChatResult", "Prepared"]
+__all__ = ["ChatPipeline", "ChatResult", "Prepared", "as_gateway_error", "resource_error"]

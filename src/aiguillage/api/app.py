@@ -21,13 +21,10 @@ from aiguillage.api import openapi
 from aiguillage.api.transport import AsgiRequest, Headers, Receive, Request, RsgiRequest, Scope, Send
 from aiguillage.api.validate import ChatRequest, parse_chat, parse_json
 from aiguillage.config import Settings
-from aiguillage.errors import (
-    AuthenticationError, GatewayError, InvalidRequest, NotFound, OutOfFiles, RequestTimeout, out_of_files,
-    warn_out_of_files,
-)
+from aiguillage.errors import AuthenticationError, GatewayError, InvalidRequest, NotFound, RequestTimeout
 from aiguillage.gateway import Gateway
 from aiguillage.embeddings import EmbeddingsPipeline
-from aiguillage.pipeline import ChatPipeline
+from aiguillage.pipeline import ChatPipeline, resource_error
 from aiguillage.shadow import Shadow
 
 log = logging.getLogger("aiguillage")
@@ -199,9 +196,9 @@ class App:
         except GatewayError as exc:
             await _send_error(req, exc)
         except Exception as exc:
-            if out_of_files(exc):  # e.g. the record's commit could not open a file: not acknowledged
-                warn_out_of_files(f"on {method} {path}", exc)
-                await _send_error(req, OutOfFiles(f"{method} {path}"))
+            known = resource_error(exc, f"{method} {path}")  # e.g. the record could not be committed
+            if known is not None:
+                await _send_error(req, known)
                 return
             log.exception("unhandled error on %s %s", method, path)
             await _send_error(req, GatewayError(

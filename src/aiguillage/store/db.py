@@ -8,6 +8,7 @@ version in ``schema_versions``, so SQLite/PostgreSQL differences stay inside thi
 from __future__ import annotations
 
 import sqlite3
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -20,7 +21,8 @@ from sqlalchemy.engine import Connection, Engine
 
 from aiguillage.config import Settings, home_dir
 
-__all__ = ["Database", "register_schema", "database_url_for", "SchemaSpec", "driver_cursor", "enable_wal"]
+__all__ = ["Database", "register_schema", "database_url_for", "SchemaSpec", "driver_cursor", "enable_wal",
+           "unavailable"]
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,30 @@ def database_url_for(settings: Settings | None) -> str:
 
 
 BUSY_TIMEOUT_MS = 10_000  # how long a SQLite statement waits for another writer
+
+# SQLite result codes (the low byte of an extended code) that mean the database cannot be used
+# right now, rather than a statement that is wrong: busy past busy_timeout, locked, read-only,
+# an I/O error, a full disk, a file that cannot be opened.
+_SQLITE_UNAVAILABLE = {5: "busy", 6: "locked", 8: "read-only", 10: "I/O error", 13: "disk full",
+                       14: "cannot open the file"}
+
+
+def unavailable(exc: BaseException | None) -> str | None:
+    """Why the database could not be used, in a few words, when ``exc`` (or an error it was raised
+    from) says it is unreachable or unwritable; None for any other error, a bug among them."""
+    psycopg = sys.modules.get("psycopg")  # only loaded when PostgreSQL is configured
+    for _ in range(8):  # the causes chain; bounded against cycles
+        if exc is None:
+            return None
+        # The words go to the client: no host, port or path (the log has the whole error).
+        if psycopg is not None and isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError)):
+            return "PostgreSQL unreachable or failing"
+        if isinstance(exc, sqlite3.OperationalError):
+            code = getattr(exc, "sqlite_errorcode", None)
+            what = _SQLITE_UNAVAILABLE.get(code & 0xFF) if code is not None else None
+            return f"SQLite: {what}" if what else None
+        exc = exc.__cause__ or exc.__context__
+    return None
 
 
 def enable_wal(conn: Any, timeout_s: float = 10.0) -> None:

@@ -1,0 +1,128 @@
+"""The database goes away under a running gateway (PostgreSQL restarting, a failover): requests
+that cannot be recorded get a 503 ``store_unavailable`` in the OpenAI format, never a 500 and
+never an unrecorded 200, and the gateway serves again as soon as the database is back.
+
+The outage is a TCP forwarder in front of the real PostgreSQL, cut and restored by the test."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import openai
+import psycopg
+import pytest
+
+from aiguillage.keys import KeyStore
+from aiguillage.store.db import Database
+from tests.fakes.openai_upstream import FakeOpenAI
+from tests.fakes.tcp_forwarder import TcpForwarder
+from tests.support import GatewayProcess, catalog, openai_deployment
+
+pytestmark = pytest.mark.postgres
+ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
+MESSAGES = [{"role": "user", "content": "hi"}]
+
+
+@pytest.fixture
+def pg_database(pg_url: str) -> Iterator[str]:
+    name = f"aig_outage_{secrets.token_hex(5)}"
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield name
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _assert_store_unavailable(status: int, headers: httpx.Headers, error: dict) -> None:
+    assert status == 503
+    assert error["code"] == "store_unavailable" and error["type"] == "server_error"
+    assert "database" in error["message"] and "not acknowledged" in error["message"]
+    assert "127.0.0.1" not in error["message"]  # the client is not told where the database is
+    assert headers["retry-after"] == "1"
+
+
+def test_a_database_outage_is_a_503_and_the_gateway_recovers(tmp_path: Path, pg_database: str) -> None:
+    forwarder = TcpForwarder("127.0.0.1", 5432).start()
+    upstream = FakeOpenAI("u").start()
+    cfg = catalog(openai_deployment("u", upstream.url),
+                  database_url=f"postgresql://postgres@127.0.0.1:{forwarder.port}/{pg_database}")
+    gw = GatewayProcess(tmp_path, cfg, workers=1)
+    try:
+        gw.start()
+        key = gw.key()
+        client = openai.OpenAI(base_url=gw.url + "/v1", api_key=key, max_retries=0)
+        assert client.chat.completions.create(model="auto", messages=MESSAGES).choices[0].message.content
+
+        forwarder.cut()
+
+        # Answered by the upstream, but not recorded: a 503, not the answer.
+        with pytest.raises(openai.InternalServerError) as exc_info:
+            client.chat.completions.create(model="auto", messages=MESSAGES)
+        resp = exc_info.value.response
+        _assert_store_unavailable(resp.status_code, resp.headers, resp.json()["error"])
+
+        # A stream: the chunks, then the error where the end would have been.
+        stream = client.chat.completions.create(model="auto", messages=MESSAGES, stream=True,
+                                                stream_options={"include_usage": True})
+        chunks = []
+        with pytest.raises(openai.APIError) as stream_error:
+            for chunk in stream:
+                chunks.append(chunk)
+        assert "database" in str(stream_error.value.message)
+        assert chunks and all(c.usage is None for c in chunks)  # no final usage chunk: not acknowledged
+
+        # A key the gateway has not seen yet (created meanwhile, straight in PostgreSQL) cannot
+        # be checked: a 503, not a 401 that would tell the client its key is wrong.
+        db = Database(f"postgresql+psycopg://postgres@127.0.0.1:5432/{pg_database}")
+        late_key = KeyStore(db).create("late")[0]
+        db.dispose()
+        r = httpx.post(gw.url + "/v1/chat/completions", json={"model": "auto", "messages": MESSAGES},
+                       headers={"authorization": f"Bearer {late_key}"}, timeout=30)
+        _assert_store_unavailable(r.status_code, r.headers, r.json()["error"])
+
+        forwarder.restore()
+        deadline = time.monotonic() + 10
+        while True:  # the pools notice at their next checkout
+            r = httpx.post(gw.url + "/v1/chat/completions", json={"model": "auto", "messages": MESSAGES},
+                           headers={"authorization": f"Bearer {late_key}"}, timeout=30)
+            if r.status_code == 200 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert r.status_code == 200, r.text
+        assert client.chat.completions.create(model="auto", messages=MESSAGES).choices[0].message.content
+        verify = gw.cli("audit", "verify", check=False)
+        assert verify.returncode == 0, verify.stdout + verify.stderr
+    finally:
+        gw.stop()
+        upstream.stop()
+        forwarder.stop()
+
+
+def test_which_sqlite_errors_mean_the_database_is_unavailable(tmp_path: Path) -> None:
+    # Real errors from SQLite, wrapped by SQLAlchemy as the request path sees them.
+    import sqlalchemy as sa
+
+    from aiguillage.store.db import unavailable
+
+    path = tmp_path / "db.sqlite"
+    with sa.create_engine(f"sqlite:///{path}").begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+    read_only = sa.create_engine(f"sqlite:///file:{path}?mode=ro&uri=true")
+    with pytest.raises(sa.exc.OperationalError) as readonly_error, read_only.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO t VALUES (1)")
+    assert unavailable(readonly_error.value) == "SQLite: read-only"
+
+    missing = sa.create_engine(f"sqlite:///{tmp_path / 'no-such-dir' / 'db.sqlite'}")
+    with pytest.raises(sa.exc.OperationalError) as cantopen_error, missing.connect():
+        pass
+    assert unavailable(cantopen_error.value) == "SQLite: cannot open the file"
+
+    # A statement that is wrong is a bug, not an outage: it stays a 500.
+    with pytest.raises(sa.exc.OperationalError) as bug, sa.create_engine(f"sqlite:///{path}").begin() as conn:
+        conn.exec_driver_sql("SELECT * FROM no_such_table")
+    assert unavailable(bug.value) is None
+    assert unavailable(ValueError("unrelated")) is None
