@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import resource
 import signal
 import socket
 import subprocess
@@ -46,6 +45,11 @@ def require_service(name: str, port: int) -> None:
     if IN_CI:
         pytest.fail(msg + " (CI=true: tests needing it must not be skipped)")
     pytest.skip(msg)
+
+
+_WITH_OPEN_FILES = ("import os, resource, sys; "
+                    "resource.setrlimit(resource.RLIMIT_NOFILE, (int(sys.argv[1]), int(sys.argv[2]))); "
+                    "os.execv(sys.argv[3], sys.argv[3:])")
 
 
 class GatewayProcess:
@@ -105,11 +109,11 @@ class GatewayProcess:
                "--workers", str(self.workers), *self.args]
         if self.config_path is not None:
             cmd += ["--config", str(self.config_path)]
-        limits = self.open_files
+        if self.open_files is not None:
+            # Set in the child before it becomes the server (preexec_fn is unsafe with threads).
+            cmd = [sys.executable, "-c", _WITH_OPEN_FILES, *map(str, self.open_files), *cmd]
         self.proc = subprocess.Popen(cmd, env=self.env, stdout=open(self.log, "wb"), stderr=subprocess.STDOUT,
-                                     start_new_session=True,
-                                     preexec_fn=(lambda: resource.setrlimit(resource.RLIMIT_NOFILE, limits))
-                                     if limits else None)
+                                     start_new_session=True)
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             if self.proc.poll() is not None:

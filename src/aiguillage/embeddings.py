@@ -89,6 +89,11 @@ class EmbeddingsPipeline:
                 if not exc.retryable:
                     break
                 continue
+            except GatewayError as exc:  # the gateway's own failure (out of open files): no other deployment
+                upstream_s += time.perf_counter() - t
+                d.attempts.append(Attempt(dep.id, "error", f"{exc.code}: {exc}", (time.perf_counter() - t) * 1000))
+                last = exc
+                break
             upstream_s += time.perf_counter() - t
             d.attempts.append(Attempt(dep.id, "ok", None, (time.perf_counter() - t) * 1000))
             usage = resp.get("usage") or {}

@@ -160,28 +160,29 @@ class StoreUnavailable(Overloaded):
 
 
 _OUT_OF_FILES = (errno.EMFILE, errno.ENFILE)
-# How the Rust and C libraries word the same errors, where they give only text.
-_OUT_OF_FILES_TEXT = ("Too many open files", "os error 24", "os error 23")
-
-
+# How Rust's standard library words the same errors, where the upstream client gives only text.
+_OUT_OF_FILES_TEXT = ("(os error 24)", "(os error 23)")
 _SQLITE_CANTOPEN = 14
 
 
-def out_of_files(exc: BaseException | None) -> bool:
-    """``exc``, or an error it was raised from, is the process (or the system) out of open files."""
-    for _ in range(8):  # causes chain; bounded against cycles
+def out_of_files(exc: BaseException | None, network: bool = False) -> bool:
+    """``exc``, or an error it was raised from, is the process (or the system) out of open files.
+
+    ``network``: ``exc`` is the upstream client's failure to connect. Its text names the OS
+    error when the socket could not be made, but a host name fails earlier, in the resolver,
+    as "failed to lookup address": for those, ask the system whether a descriptor is left."""
+    for _ in range(8):  # the causes chain; bounded against cycles
         if exc is None:
             return False
         if isinstance(exc, OSError) and exc.errno in _OUT_OF_FILES:
             return True
-        text = str(exc)
-        if any(t in text for t in _OUT_OF_FILES_TEXT):
+        if network and any(t in str(exc) for t in _OUT_OF_FILES_TEXT):
             return True
         # SQLite says only "unable to open database file", whatever the reason: ask the system.
         if getattr(exc, "sqlite_errorcode", None) == _SQLITE_CANTOPEN and _no_descriptor_left():
             return True
         exc = exc.__cause__ or exc.__context__
-    return False
+    return network and _no_descriptor_left()
 
 
 def _no_descriptor_left() -> bool:

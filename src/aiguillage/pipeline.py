@@ -246,7 +246,10 @@ class ChatPipeline:
             raise err from exc
         await self.settle(prep)
         overhead_ms = (time.perf_counter() - prep.t0 - upstream_s) * 1000
-        await self.record(d, prep.t0, upstream_s, prep.outcome)
+        try:
+            await self.record(d, prep.t0, upstream_s, prep.outcome)
+        except Exception as exc:  # not recorded, so not acknowledged; typed for every API's error format
+            raise as_gateway_error(exc) from exc
         metrics.child(metrics.OVERHEAD).observe(overhead_ms / 1000)
         return ChatResult(d, self.headers(prep, overhead_ms), body=resp)
 

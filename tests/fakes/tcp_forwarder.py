@@ -1,6 +1,8 @@
 """A TCP forwarder that a test can cut and restore: a database "outage" without stopping the
 real server the rest of the suite uses. ``cut()`` closes the listener and every forwarded
-connection (as a server restart or a failover would); ``restore()`` listens on the same port again."""
+connection (as a server restart or a failover would); ``black_hole()`` does the same but goes on
+accepting connections that never get an answer (a server that hangs, an address that has moved);
+``restore()`` forwards again, on the same port."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ class TcpForwarder:
         self._thread = threading.Thread(target=self._loop.run_forever, name="tcp-forwarder", daemon=True)
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self._forwarding = True
 
     def start(self) -> TcpForwarder:
         self._thread.start()
@@ -26,6 +29,13 @@ class TcpForwarder:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(10)
 
     def restore(self) -> None:
+        self.cut()  # a black hole's listener and the connections it holds
+        self._forwarding = True
+        self._run(self._listen())
+
+    def black_hole(self) -> None:
+        self.cut()
+        self._forwarding = False
         self._run(self._listen())
 
     def cut(self) -> None:
@@ -49,6 +59,10 @@ class TcpForwarder:
         self._writers.clear()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if not self._forwarding:
+            self._writers.add(writer)
+            await reader.read()  # until the client gives up
+            return
         try:
             up_reader, up_writer = await asyncio.open_connection(*self.target)
         except OSError:

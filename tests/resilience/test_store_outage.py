@@ -48,8 +48,9 @@ def _assert_store_unavailable(status: int, headers: httpx.Headers, error: dict) 
 def test_a_database_outage_is_a_503_and_the_gateway_recovers(tmp_path: Path, pg_database: str) -> None:
     forwarder = TcpForwarder("127.0.0.1", 5432).start()
     upstream = FakeOpenAI("u").start()
+    # connect_timeout in the URL wins over the gateway's own default (10 s): the black hole below.
     cfg = catalog(openai_deployment("u", upstream.url),
-                  database_url=f"postgresql://postgres@127.0.0.1:{forwarder.port}/{pg_database}")
+                  database_url=f"postgresql://postgres@127.0.0.1:{forwarder.port}/{pg_database}?connect_timeout=2")
     gw = GatewayProcess(tmp_path, cfg, workers=1)
     try:
         gw.start()
@@ -94,6 +95,19 @@ def test_a_database_outage_is_a_503_and_the_gateway_recovers(tmp_path: Path, pg_
             time.sleep(0.2)
         assert r.status_code == 200, r.text
         assert client.chat.completions.create(model="auto", messages=MESSAGES).choices[0].message.content
+
+        # A database that accepts connections and never answers: the connect timeout bounds the
+        # wait, and the request gets the 503 rather than hanging.
+        forwarder.black_hole()
+        t0 = time.monotonic()
+        r = httpx.post(gw.url + "/v1/chat/completions", json={"model": "auto", "messages": MESSAGES},
+                       headers={"authorization": f"Bearer {key}"}, timeout=60)
+        waited = time.monotonic() - t0
+        _assert_store_unavailable(r.status_code, r.headers, r.json()["error"])
+        assert waited < 10, waited
+        forwarder.restore()
+        assert client.chat.completions.create(model="auto", messages=MESSAGES).choices[0].message.content
+
         verify = gw.cli("audit", "verify", check=False)
         assert verify.returncode == 0, verify.stdout + verify.stderr
     finally:

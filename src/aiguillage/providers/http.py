@@ -31,7 +31,9 @@ from pyreqwest.request import StreamRequest
 from pyreqwest.response import Response
 
 from aiguillage.config import Timeouts
-from aiguillage.errors import OutOfFiles, UpstreamConnectError, UpstreamHTTPError, UpstreamTimeout, out_of_files
+from aiguillage.errors import (
+    OutOfFiles, UpstreamConnectError, UpstreamHTTPError, UpstreamTimeout, out_of_files, warn_503,
+)
 
 __all__ = ["Opened", "UpstreamHttp", "abort_after", "call_deadline", "error_text", "lines", "read_body"]
 
@@ -208,7 +210,9 @@ async def lines(opened: Opened, dep: str) -> AsyncIterator[bytes]:
 def _upstream_error(dep: str, exc: Exception, answering: bool = False) -> Exception:
     """The typed error for a failed call. A ValueError is a request pyreqwest could not build
     from the deployment's settings (a base_url without a scheme, a key with a line break)."""
-    if out_of_files(exc):  # no socket for the call: the gateway's limit, not the deployment's fault
+    if isinstance(exc, NetworkError) and out_of_files(exc, network=True):
+        # No socket for the call: the gateway's own limit, not the deployment's fault.
+        warn_503("out of open files", f"calling deployment '{dep}'", exc)
         return OutOfFiles(f"calling deployment '{dep}'")
     if isinstance(exc, RequestTimeoutError):
         return UpstreamTimeout(f"deployment '{dep}' timed out{' while answering' if answering else ''}",

@@ -55,12 +55,22 @@ def database_url_for(settings: Settings | None) -> str:
 
 
 BUSY_TIMEOUT_MS = 10_000  # how long a SQLite statement waits for another writer
+_PG_CONNECT_DEFAULTS = {"connect_timeout": 10, "keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5,
+                        "keepalives_count": 3, "tcp_user_timeout": 30_000}
 
 # SQLite result codes (the low byte of an extended code) that mean the database cannot be used
 # right now, rather than a statement that is wrong: busy past busy_timeout, locked, read-only,
 # an I/O error, a full disk, a file that cannot be opened.
 _SQLITE_UNAVAILABLE = {5: "busy", 6: "locked", 8: "read-only", 10: "I/O error", 13: "disk full",
                        14: "cannot open the file"}
+
+
+# PostgreSQL SQLSTATEs that mean the server cannot serve now, rather than a statement that will
+# fail every time: connection exceptions (class 08), insufficient resources (53: disk full, out
+# of memory, too many connections), shutting down or starting up, and a read-only server (a
+# standby, after a failover).
+_PG_UNAVAILABLE_CLASSES = ("08", "53")
+_PG_UNAVAILABLE_STATES = {"57P01", "57P02", "57P03", "25006"}
 
 
 def unavailable(exc: BaseException | None) -> str | None:
@@ -71,8 +81,15 @@ def unavailable(exc: BaseException | None) -> str | None:
         if exc is None:
             return None
         # The words go to the client: no host, port or path (the log has the whole error).
-        if psycopg is not None and isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError)):
-            return "PostgreSQL unreachable or failing"
+        if isinstance(exc, sa.exc.TimeoutError):
+            return "every connection to it is busy"
+        if psycopg is not None and isinstance(exc, psycopg.Error):
+            state = getattr(exc, "sqlstate", None)
+            if state is None:  # failed in the client: connecting, or the connection broke
+                down = isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError))
+            else:
+                down = state[:2] in _PG_UNAVAILABLE_CLASSES or state in _PG_UNAVAILABLE_STATES
+            return "PostgreSQL unreachable or failing" if down else None
         if isinstance(exc, sqlite3.OperationalError):
             code = getattr(exc, "sqlite_errorcode", None)
             what = _SQLITE_UNAVAILABLE.get(code & 0xFF) if code is not None else None
@@ -131,7 +148,13 @@ class Database:
             self.engine: Engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
             event.listen(self.engine, "connect", _sqlite_pragmas)
         else:
-            self.engine = sa.create_engine(url, pool_size=4, max_overflow=4, pool_pre_ping=True)
+            # Bounds on a server that stops answering (a failover whose old address drops packets):
+            # libpq's defaults would wait minutes to connect, and forever on a dead connection.
+            # Settings in the URL's query win.
+            asked = sa.engine.make_url(url).query
+            connect_args = {k: v for k, v in _PG_CONNECT_DEFAULTS.items() if k not in asked}
+            self.engine = sa.create_engine(url, pool_size=4, max_overflow=4, pool_pre_ping=True,
+                                           connect_args=connect_args)
         self._migrated = False
         self._lock = threading.Lock()
 

@@ -103,6 +103,8 @@ class GroupCommitWriter:
         self._autocheckpoint: int | None = None  # _conn's wal_autocheckpoint before we turned it off
         self.batches = 0
         self.records = 0
+        self._failed = [0, 0]  # failed batches and records since the last logged failure
+        self._failed_logged = float("-inf")
 
     def start(self) -> None:
         if self._thread is None:
@@ -382,9 +384,21 @@ class GroupCommitWriter:
         except _Busy:
             return _LOCKED
         except Exception as exc:  # the futures carry it to each waiting request
-            log.exception("group commit of %d record(s) failed", len(records))
+            self._log_failure(len(records))
             self._drop_connection()  # start the next batch on a fresh connection
             return exc
+
+    def _log_failure(self, records: int) -> None:
+        """The failed commit's traceback, at most every 10 s, with the count since: during an
+        outage every batch fails, and the requests themselves are answered 503. Called under
+        ``_idle`` (one writer at a time), from within the ``except``."""
+        self._failed[0] += 1
+        self._failed[1] += records
+        now = time.monotonic()
+        if now - self._failed_logged >= 10.0:
+            log.exception("group commit failed: %d batch(es), %d record(s) since the last such message",
+                          self._failed[0], self._failed[1])
+            self._failed_logged, self._failed = now, [0, 0]
 
     def _finish_checkpoint(self) -> None:
         """When the checkpoint thread asks: copy the last pages of the log while this writer still
