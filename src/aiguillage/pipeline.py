@@ -185,6 +185,20 @@ class ChatPipeline:
         decision.overhead_ms = max(0.0, decision.latency_ms - upstream_s * 1000)
         dep_id = decision.chosen.id if decision.chosen else "none"
         child = metrics.child
+        writer = self.gw.writer
+        if writer is not None:
+            record = decision.to_record()
+            if outcome is not None:
+                record[OUTCOME_KEY] = outcome
+            try:
+                with self.gw.tracing.span("aiguillage.record", **{"aiguillage.request_id": decision.request_id}):
+                    await writer.submit(record, alone=not background and self.gw.inflight == 1)
+            except Exception as exc:  # counted as what the client gets instead
+                status = "503" if out_of_files(exc) or store_unavailable(exc) else "500"
+                child(metrics.REQUESTS, decision.tenant, dep_id, status).inc()
+                raise
+        # Counted once recorded: during a database outage the dashboards show the 503s the
+        # clients got, not the answers they did not.
         child(metrics.REQUESTS, decision.tenant, dep_id, str(decision.status)).inc()
         if decision.chosen is not None:
             child(metrics.ROUTED, decision.router.get("strategy", "?"), dep_id).inc()
@@ -192,13 +206,6 @@ class ChatPipeline:
             child(metrics.TOKENS, decision.tenant, dep_id, "completion").inc(decision.completion_tokens)
             child(metrics.COST, decision.tenant, dep_id).inc(float(decision.cost_eur))
             child(metrics.LATENCY, dep_id).observe(decision.latency_ms / 1000)
-        writer = self.gw.writer
-        if writer is not None:
-            record = decision.to_record()
-            if outcome is not None:
-                record[OUTCOME_KEY] = outcome
-            with self.gw.tracing.span("aiguillage.record", **{"aiguillage.request_id": decision.request_id}):
-                await writer.submit(record, alone=not background and self.gw.inflight == 1)
 
     async def record_failure(self, d: Decision, exc: GatewayError, t0: float, upstream_s: float) -> None:
         """An error answer is a decision too: recorded, and linked from the error's headers."""

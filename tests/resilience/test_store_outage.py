@@ -108,6 +108,23 @@ def test_a_database_outage_is_a_503_and_the_gateway_recovers(tmp_path: Path, pg_
         forwarder.restore()
         assert client.chat.completions.create(model="auto", messages=MESSAGES).choices[0].message.content
 
+        # /metrics counts what the clients got: the three answers that could not be recorded (the
+        # non-streamed one and the stream during the cut, one in the black hole) as 503s, not 200s.
+        # The late key's request never got past the key check: not a request to a deployment.
+        def requests_by_status() -> dict[str, float]:
+            counts: dict[str, float] = {}
+            for line in httpx.get(gw.url + "/metrics", timeout=10).text.splitlines():
+                if line.startswith("aiguillage_requests_total{") and 'deployment="u"' in line:
+                    status = line.split('status="', 1)[1].split('"', 1)[0]
+                    counts[status] = counts.get(status, 0) + float(line.rsplit(" ", 1)[1])
+            return counts
+
+        expected = {"200": 4, "503": 3}  # 200s: before the cut, two after it, one after the black hole
+        deadline = time.monotonic() + 10
+        while requests_by_status() != expected and time.monotonic() < deadline:
+            time.sleep(0.3)  # the workers flush their counts every second or so
+        assert requests_by_status() == expected
+
         verify = gw.cli("audit", "verify", check=False)
         assert verify.returncode == 0, verify.stdout + verify.stderr
     finally:
