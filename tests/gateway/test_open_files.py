@@ -131,3 +131,28 @@ def test_running_out_of_open_files_is_a_503_that_does_not_blame_the_deployment(t
     finally:
         gw.stop()
         upstream.stop()
+
+
+def test_no_database_connection_crosses_the_fork_into_the_workers(tmp_path: Path) -> None:
+    # SQLite forbids using a connection across fork(), and a forked copy of its descriptor is a
+    # trap: closing it in a worker would drop that worker's POSIX locks on the file. `serve`
+    # creates the schema before granian forks the workers, then closes that connection.
+    upstream = FakeOpenAI("fork").start()
+    gw = GatewayProcess(tmp_path, catalog(openai_deployment("fork", upstream.url)), workers=2)
+    try:
+        gw.start()
+        assert gw.proc is not None
+        database = (tmp_path / "aiguillage.db").resolve()
+        held: dict[int, list[int]] = {}
+        for pid in _group(gw.proc.pid):
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
+                try:
+                    if Path(fd.readlink()) == database:
+                        held.setdefault(pid, []).append(int(fd.name))
+                except OSError:
+                    continue
+        assert gw.proc.pid not in held  # the parent that forks the workers holds none
+        assert len(held) == 2  # each worker opened its own
+    finally:
+        gw.stop()
+        upstream.stop()

@@ -29,7 +29,9 @@ def serve(
 
     n = workers or os.cpu_count() or 1
     settings = settings_or_exit(config)
-    open_db(config)  # create the schema once, before the workers race to it
+    # Create the schema once, before the workers race to it. Then close the connection: the
+    # workers are forked from this process, and SQLite must not see a connection cross a fork.
+    open_db(config).dispose()
     if any(d.provider == "local" and not d.options.get("model_path") for d in settings.models):
         from aiguillage.providers.local import default_model_path
 
