@@ -162,6 +162,7 @@ class StoreUnavailable(Overloaded):
 _OUT_OF_FILES = (errno.EMFILE, errno.ENFILE)
 # How Rust's standard library words the same errors, where the upstream client gives only text.
 _OUT_OF_FILES_TEXT = ("(os error 24)", "(os error 23)")
+_RESOLVER_FAILED = ("dns error", "failed to lookup address")
 _SQLITE_CANTOPEN = 14
 
 
@@ -170,10 +171,12 @@ def out_of_files(exc: BaseException | None, network: bool = False) -> bool:
 
     ``network``: ``exc`` is the upstream client's failure to connect. Its text names the OS
     error when the socket could not be made, but a host name fails earlier, in the resolver,
-    as "failed to lookup address": for those, ask the system whether a descriptor is left."""
+    with a "dns error" that does not say why: for those only, ask the system whether a
+    descriptor is left (a refused or reset connection is the deployment's, whatever the limit)."""
+    text = str(exc)
     for _ in range(8):  # the causes chain; bounded against cycles
         if exc is None:
-            return False
+            break
         if isinstance(exc, OSError) and exc.errno in _OUT_OF_FILES:
             return True
         if network and any(t in str(exc) for t in _OUT_OF_FILES_TEXT):
@@ -182,7 +185,7 @@ def out_of_files(exc: BaseException | None, network: bool = False) -> bool:
         if getattr(exc, "sqlite_errorcode", None) == _SQLITE_CANTOPEN and _no_descriptor_left():
             return True
         exc = exc.__cause__ or exc.__context__
-    return network and _no_descriptor_left()
+    return network and any(t in text for t in _RESOLVER_FAILED) and _no_descriptor_left()
 
 
 def _no_descriptor_left() -> bool:

@@ -186,6 +186,7 @@ class ChatPipeline:
         dep_id = decision.chosen.id if decision.chosen else "none"
         child = metrics.child
         writer = self.gw.writer
+        failed: tuple[GatewayError, Exception] | None = None
         if writer is not None:
             record = decision.to_record()
             if outcome is not None:
@@ -193,19 +194,19 @@ class ChatPipeline:
             try:
                 with self.gw.tracing.span("aiguillage.record", **{"aiguillage.request_id": decision.request_id}):
                     await writer.submit(record, alone=not background and self.gw.inflight == 1)
-            except Exception as exc:  # counted as what the client gets instead
-                status = "503" if out_of_files(exc) or store_unavailable(exc) else "500"
-                child(metrics.REQUESTS, decision.tenant, dep_id, status).inc()
-                raise
-        # Counted once recorded: during a database outage the dashboards show the 503s the
-        # clients got, not the answers they did not.
-        child(metrics.REQUESTS, decision.tenant, dep_id, str(decision.status)).inc()
+            except Exception as exc:  # not recorded, so not acknowledged: typed for every API's format
+                failed = as_gateway_error(exc), exc
+        # Counted once the commit is over, as what the client gets: during a database outage the
+        # dashboards show 503s, not the answers nobody received. Tokens and cost were spent anyway.
+        child(metrics.REQUESTS, decision.tenant, dep_id, str(failed[0].status if failed else decision.status)).inc()
         if decision.chosen is not None:
             child(metrics.ROUTED, decision.router.get("strategy", "?"), dep_id).inc()
             child(metrics.TOKENS, decision.tenant, dep_id, "prompt").inc(decision.prompt_tokens)
             child(metrics.TOKENS, decision.tenant, dep_id, "completion").inc(decision.completion_tokens)
             child(metrics.COST, decision.tenant, dep_id).inc(float(decision.cost_eur))
             child(metrics.LATENCY, dep_id).observe(decision.latency_ms / 1000)
+        if failed is not None:
+            raise failed[0] from failed[1]
 
     async def record_failure(self, d: Decision, exc: GatewayError, t0: float, upstream_s: float) -> None:
         """An error answer is a decision too: recorded, and linked from the error's headers."""
@@ -253,10 +254,7 @@ class ChatPipeline:
             raise err from exc
         await self.settle(prep)
         overhead_ms = (time.perf_counter() - prep.t0 - upstream_s) * 1000
-        try:
-            await self.record(d, prep.t0, upstream_s, prep.outcome)
-        except Exception as exc:  # not recorded, so not acknowledged; typed for every API's error format
-            raise as_gateway_error(exc) from exc
+        await self.record(d, prep.t0, upstream_s, prep.outcome)
         metrics.child(metrics.OVERHEAD).observe(overhead_ms / 1000)
         return ChatResult(d, self.headers(prep, overhead_ms), body=resp)
 

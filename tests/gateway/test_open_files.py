@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import resource
+import time
 from pathlib import Path
 
 import httpx
@@ -143,14 +144,21 @@ def test_no_database_connection_crosses_the_fork_into_the_workers(tmp_path: Path
         gw.start()
         assert gw.proc is not None
         database = (tmp_path / "aiguillage.db").resolve()
-        held: dict[int, list[int]] = {}
-        for pid in _group(gw.proc.pid):
-            for fd in Path(f"/proc/{pid}/fd").iterdir():
-                try:
-                    if Path(fd.readlink()) == database:
-                        held.setdefault(pid, []).append(int(fd.name))
-                except OSError:
-                    continue
+
+        def holders() -> dict[int, list[int]]:
+            held: dict[int, list[int]] = {}
+            for pid in _group(gw.proc.pid):  # type: ignore[union-attr]
+                for fd in Path(f"/proc/{pid}/fd").iterdir():
+                    try:
+                        if Path(fd.readlink()) == database:
+                            held.setdefault(pid, []).append(int(fd.name))
+                    except OSError:
+                        continue
+            return held
+
+        deadline = time.monotonic() + 20
+        while len(held := holders()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)  # /healthz answered from one worker; the other may still be starting
         assert gw.proc.pid not in held  # the parent that forks the workers holds none
         assert len(held) == 2  # each worker opened its own
     finally:

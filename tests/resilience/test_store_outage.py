@@ -157,3 +157,23 @@ def test_which_sqlite_errors_mean_the_database_is_unavailable(tmp_path: Path) ->
         conn.exec_driver_sql("SELECT * FROM no_such_table")
     assert unavailable(bug.value) is None
     assert unavailable(ValueError("unrelated")) is None
+
+
+def test_the_gateway_bounds_connecting_to_postgresql_unless_the_url_says_otherwise(pg_url: str) -> None:
+    from aiguillage.store.db import pg_connect_defaults
+
+    def libpq_settings(url: str) -> dict[str, str]:
+        db = Database(url)
+        try:
+            with db.engine.connect() as conn:
+                return dict(conn.connection.driver_connection.info.get_parameters())
+        finally:
+            db.dispose()
+
+    base = "postgresql://postgres@127.0.0.1:5432/test"
+    given = libpq_settings(base)
+    assert (given["connect_timeout"], given["keepalives_idle"], given["tcp_user_timeout"]) == ("10", "10", "30000")
+    assert libpq_settings(base + "?connect_timeout=3&keepalives_idle=60")["connect_timeout"] == "3"
+    assert libpq_settings(base + "?connect_timeout=3&keepalives_idle=60")["keepalives_idle"] == "60"
+    assert pg_connect_defaults("postgresql+psycopg://u@h/db?service=prod") == {}  # the service file decides
+    assert pg_connect_defaults("postgresql+pg8000://u@h/db") == {}  # another driver: libpq words mean nothing

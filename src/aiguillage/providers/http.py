@@ -210,7 +210,7 @@ async def lines(opened: Opened, dep: str) -> AsyncIterator[bytes]:
 def _upstream_error(dep: str, exc: Exception, answering: bool = False) -> Exception:
     """The typed error for a failed call. A ValueError is a request pyreqwest could not build
     from the deployment's settings (a base_url without a scheme, a key with a line break)."""
-    if isinstance(exc, NetworkError) and out_of_files(exc, network=True):
+    if isinstance(exc, NetworkError) and not answering and out_of_files(exc, network=True):
         # No socket for the call: the gateway's own limit, not the deployment's fault.
         warn_503("out of open files", f"calling deployment '{dep}'", exc)
         return OutOfFiles(f"calling deployment '{dep}'")

@@ -7,6 +7,7 @@ version in ``schema_versions``, so SQLite/PostgreSQL differences stay inside thi
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import sys
 import threading
@@ -22,7 +23,7 @@ from sqlalchemy.engine import Connection, Engine
 from aiguillage.config import Settings, home_dir
 
 __all__ = ["Database", "register_schema", "database_url_for", "SchemaSpec", "driver_cursor", "enable_wal",
-           "unavailable"]
+           "pg_connect_defaults", "unavailable"]
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,19 @@ BUSY_TIMEOUT_MS = 10_000  # how long a SQLite statement waits for another writer
 _PG_CONNECT_DEFAULTS = {"connect_timeout": 10, "keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5,
                         "keepalives_count": 3, "tcp_user_timeout": 30_000}
 
+
+def pg_connect_defaults(url: str) -> dict[str, Any]:
+    """libpq settings the gateway adds for psycopg (see ``Database``): each one only where
+    ``database_url`` does not set it, nor $PGCONNECT_TIMEOUT the connect timeout; none when the
+    URL names a service file, which may set them itself."""
+    parsed = sa.engine.make_url(url)
+    if parsed.get_driver_name() != "psycopg" or "service" in parsed.query:
+        return {}
+    asked = set(parsed.query)
+    if os.environ.get("PGCONNECT_TIMEOUT"):
+        asked.add("connect_timeout")
+    return {k: v for k, v in _PG_CONNECT_DEFAULTS.items() if k not in asked}
+
 # SQLite result codes (the low byte of an extended code) that mean the database cannot be used
 # right now, rather than a statement that is wrong: busy past busy_timeout, locked, read-only,
 # an I/O error, a full disk, a file that cannot be opened.
@@ -67,10 +81,12 @@ _SQLITE_UNAVAILABLE = {5: "busy", 6: "locked", 8: "read-only", 10: "I/O error", 
 
 # PostgreSQL SQLSTATEs that mean the server cannot serve now, rather than a statement that will
 # fail every time: connection exceptions (class 08), insufficient resources (53: disk full, out
-# of memory, too many connections), shutting down or starting up, and a read-only server (a
-# standby, after a failover).
+# of memory, too many connections), shutting down or starting up, sessions ended for being idle,
+# a read-only server (a standby, after a failover), a statement cancelled or timed out, a lock
+# not available, a serialization failure or deadlock between replicas, a server I/O error.
 _PG_UNAVAILABLE_CLASSES = ("08", "53")
-_PG_UNAVAILABLE_STATES = {"57P01", "57P02", "57P03", "25006"}
+_PG_UNAVAILABLE_STATES = {"57P01", "57P02", "57P03", "57P05", "25P03", "25006", "57014", "55P03", "40001",
+                          "40P01", "58030"}
 
 
 def unavailable(exc: BaseException | None) -> str | None:
@@ -151,10 +167,8 @@ class Database:
             # Bounds on a server that stops answering (a failover whose old address drops packets):
             # libpq's defaults would wait minutes to connect, and forever on a dead connection.
             # Settings in the URL's query win.
-            asked = sa.engine.make_url(url).query
-            connect_args = {k: v for k, v in _PG_CONNECT_DEFAULTS.items() if k not in asked}
             self.engine = sa.create_engine(url, pool_size=4, max_overflow=4, pool_pre_ping=True,
-                                           connect_args=connect_args)
+                                           connect_args=pg_connect_defaults(url))
         self._migrated = False
         self._lock = threading.Lock()
 
