@@ -10,6 +10,7 @@ import errno
 import logging
 import os
 import time
+from collections.abc import Iterator
 from typing import Any
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "OutOfFiles",
     "StoreUnavailable",
     "out_of_files",
+    "causes",
     "warn_503",
     "UpstreamError",
     "UpstreamTimeout",
@@ -173,19 +175,24 @@ def out_of_files(exc: BaseException | None, network: bool = False) -> bool:
     error when the socket could not be made, but a host name fails earlier, in the resolver,
     with a "dns error" that does not say why: for those only, ask the system whether a
     descriptor is left (a refused or reset connection is the deployment's, whatever the limit)."""
-    text = str(exc)
-    for _ in range(8):  # the causes chain; bounded against cycles
-        if exc is None:
-            break
-        if isinstance(exc, OSError) and exc.errno in _OUT_OF_FILES:
+    for err in causes(exc):
+        if isinstance(err, OSError) and err.errno in _OUT_OF_FILES:
             return True
-        if network and any(t in str(exc) for t in _OUT_OF_FILES_TEXT):
+        if network and any(t in str(err) for t in _OUT_OF_FILES_TEXT):
             return True
         # SQLite says only "unable to open database file", whatever the reason: ask the system.
-        if getattr(exc, "sqlite_errorcode", None) == _SQLITE_CANTOPEN and _no_descriptor_left():
+        if getattr(err, "sqlite_errorcode", None) == _SQLITE_CANTOPEN and _no_descriptor_left():
             return True
+    return network and any(t in str(exc) for t in _RESOLVER_FAILED) and _no_descriptor_left()
+
+
+def causes(exc: BaseException | None) -> Iterator[BaseException]:
+    """``exc``, then each error it was raised from or while handling (at most 8: a chain may loop)."""
+    for _ in range(8):
+        if exc is None:
+            return
+        yield exc
         exc = exc.__cause__ or exc.__context__
-    return network and any(t in text for t in _RESOLVER_FAILED) and _no_descriptor_left()
 
 
 def _no_descriptor_left() -> bool:

@@ -21,6 +21,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
 from aiguillage.config import Settings, home_dir
+from aiguillage.errors import causes
 
 __all__ = ["Database", "register_schema", "database_url_for", "SchemaSpec", "driver_cursor", "enable_wal",
            "pg_connect_defaults", "unavailable"]
@@ -72,12 +73,12 @@ def pg_connect_defaults(url: str) -> dict[str, Any]:
         asked.add("connect_timeout")
     return {k: v for k, v in _PG_CONNECT_DEFAULTS.items() if k not in asked}
 
+
 # SQLite result codes (the low byte of an extended code) that mean the database cannot be used
 # right now, rather than a statement that is wrong: busy past busy_timeout, locked, read-only,
 # an I/O error, a full disk, a file that cannot be opened.
 _SQLITE_UNAVAILABLE = {5: "busy", 6: "locked", 8: "read-only", 10: "I/O error", 13: "disk full",
                        14: "cannot open the file"}
-
 
 # PostgreSQL SQLSTATEs that mean the server cannot serve now, rather than a statement that will
 # fail every time: connection exceptions (class 08), insufficient resources (53: disk full, out
@@ -93,24 +94,21 @@ def unavailable(exc: BaseException | None) -> str | None:
     """Why the database could not be used, in a few words, when ``exc`` (or an error it was raised
     from) says it is unreachable or unwritable; None for any other error, a bug among them."""
     psycopg = sys.modules.get("psycopg")  # only loaded when PostgreSQL is configured
-    for _ in range(8):  # the causes chain; bounded against cycles
-        if exc is None:
-            return None
+    for err in causes(exc):
         # The words go to the client: no host, port or path (the log has the whole error).
-        if isinstance(exc, sa.exc.TimeoutError):
+        if isinstance(err, sa.exc.TimeoutError):
             return "every connection to it is busy"
-        if psycopg is not None and isinstance(exc, psycopg.Error):
-            state = getattr(exc, "sqlstate", None)
+        if psycopg is not None and isinstance(err, psycopg.Error):
+            state = getattr(err, "sqlstate", None)
             if state is None:  # failed in the client: connecting, or the connection broke
-                down = isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError))
+                down = isinstance(err, (psycopg.OperationalError, psycopg.InterfaceError))
             else:
                 down = state[:2] in _PG_UNAVAILABLE_CLASSES or state in _PG_UNAVAILABLE_STATES
             return "PostgreSQL unreachable or failing" if down else None
-        if isinstance(exc, sqlite3.OperationalError):
-            code = getattr(exc, "sqlite_errorcode", None)
+        if isinstance(err, sqlite3.OperationalError):
+            code = getattr(err, "sqlite_errorcode", None)
             what = _SQLITE_UNAVAILABLE.get(code & 0xFF) if code is not None else None
             return f"SQLite: {what}" if what else None
-        exc = exc.__cause__ or exc.__context__
     return None
 
 
