@@ -52,6 +52,7 @@ class Gateway:
         self.outcomes = Outcomes(self.db)
         self.tracing = Tracing(settings.otlp_endpoint)
         self.metrics = metrics.Flusher()
+        self._record_watch: asyncio.Task[None] | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def start(self) -> None:
@@ -61,8 +62,9 @@ class Gateway:
         self._build_extensions()
         for policy in (self.settings.default_policy, *self.settings.tenants.values()):
             self.router_for(policy)  # load every router artifact now: fail at start, not on a request
-        self.writer = GroupCommitWriter(self.db, self.sinks)
+        self.writer = GroupCommitWriter(self.db, self.sinks, timeout_s=self.settings.resilience.record_timeout_s)
         self.writer.start()
+        self._record_watch = asyncio.get_running_loop().create_task(self._expire_records(self.writer))
         for d in self.settings.models:
             self.providers[d.id] = self.provider_classes[d.id](d, self.http, self.settings.resilience.timeouts)
         warm = [p.start() for p in self.providers.values()]
@@ -85,11 +87,25 @@ class Gateway:
 
         build_extensions(self)
 
+    async def _expire_records(self, writer: GroupCommitWriter) -> None:
+        """Answer the requests whose record the database has not confirmed in time (503): a few
+        times per ``record_timeout_s``, at least every second."""
+        interval = min(1.0, self.settings.resilience.record_timeout_s / 4)
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                writer.expire_overdue()
+            except Exception:  # the watch must outlive any one failure
+                log.exception("expiring unconfirmed records failed")
+
     def _health(self) -> Any:
         return getattr(self, "health", None)
 
     async def close(self) -> None:
         self.ready = False
+        if self._record_watch is not None:
+            self._record_watch.cancel()
+            self._record_watch = None
         await self.metrics.stop()
         for p in self.providers.values():
             await p.close()

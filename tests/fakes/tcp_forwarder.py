@@ -2,6 +2,9 @@
 real server the rest of the suite uses. ``cut()`` closes the listener and every forwarded
 connection (as a server restart or a failover would); ``black_hole()`` does the same but goes on
 accepting connections that never get an answer (a server that hangs, an address that has moved);
+``stall()`` keeps every connection open but stops passing data either way, so a query in flight
+never gets its answer although the peer still acknowledges every packet (a server process that
+froze, a proxy in front of a dead server); ``resume()`` passes on what was held.
 ``restore()`` forwards again, on the same port."""
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ class TcpForwarder:
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._forwarding = True
+        self._flowing: asyncio.Event | None = None  # created on the forwarder's loop
 
     def start(self) -> TcpForwarder:
         self._thread.start()
@@ -32,6 +36,18 @@ class TcpForwarder:
         self.cut()  # a black hole's listener and the connections it holds
         self._forwarding = True
         self._run(self._listen())
+
+    def stall(self) -> None:
+        self._loop.call_soon_threadsafe(lambda: self._flow().clear())
+
+    def resume(self) -> None:
+        self._loop.call_soon_threadsafe(lambda: self._flow().set())
+
+    def _flow(self) -> asyncio.Event:
+        if self._flowing is None:
+            self._flowing = asyncio.Event()
+            self._flowing.set()
+        return self._flowing
 
     def black_hole(self) -> None:
         self.cut()
@@ -63,6 +79,7 @@ class TcpForwarder:
             self._writers.add(writer)
             await reader.read()  # until the client gives up
             return
+        await self._flow().wait()
         try:
             up_reader, up_writer = await asyncio.open_connection(*self.target)
         except OSError:
@@ -73,6 +90,7 @@ class TcpForwarder:
         async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
             try:
                 while data := await src.read(65536):
+                    await self._flow().wait()
                     dst.write(data)
                     await dst.drain()
             except (ConnectionError, OSError):

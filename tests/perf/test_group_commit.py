@@ -20,7 +20,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from aiguillage.store.db import Database
+from aiguillage.store.db import Database, NotConfirmed, unavailable
 from aiguillage.store.writer import GroupCommitWriter
 
 _meta = sa.MetaData()
@@ -435,3 +435,48 @@ def test_without_wal_a_leader_commits_with_the_busy_timeout_restored() -> None:
         assert writer._conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == BUSY_TIMEOUT_MS
     finally:
         writer.close()
+
+
+def test_records_the_database_does_not_confirm_in_time_fail_and_later_ones_fail_at_once(tmp_path: Path) -> None:
+    """Another process holds the database's write lock (stuck mid-commit): records wait at most
+    the writer's timeout, then fail with NotConfirmed; while the thread is still stuck, new ones
+    fail at once; once the lock is released the stuck batch is committed and the writer goes on."""
+    path = tmp_path / "gc.db"
+    sink = RowSink()
+    writer = GroupCommitWriter(_db(path), [sink], timeout_s=0.5)
+    writer.start()
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+
+    async def main() -> tuple[list[BaseException | None], float, BaseException | None]:
+        futs = [writer.submit({"n": i}) for i in range(3)]
+        await asyncio.sleep(0.3)
+        assert writer.expire_overdue() == 0  # not overdue yet
+        await asyncio.sleep(0.35)
+        assert writer.expire_overdue() == 3
+        outcomes = await asyncio.gather(*futs, return_exceptions=True)
+        t0 = time.monotonic()
+        try:
+            await asyncio.wait_for(writer.submit({"n": 99}), 5)
+            late = None
+        except Exception as exc:  # noqa: BLE001 - asserted below
+            late = exc
+        failed_in = time.monotonic() - t0
+        other.execute("COMMIT")
+        for _ in range(200):  # the stuck batch goes through as soon as the lock is free
+            if _count(path) == 3:
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.wait_for(writer.submit({"n": 3}), 5)
+        return outcomes, failed_in, late
+
+    try:
+        outcomes, failed_in, late = asyncio.run(main())
+    finally:
+        writer.close()
+        other.close()
+    assert all(isinstance(o, NotConfirmed) for o in outcomes), outcomes
+    assert isinstance(late, NotConfirmed) and failed_in < 0.05
+    assert unavailable(late) == "it did not confirm the record within 0.5 s"
+    assert _count(path) == 4  # the three unconfirmed records were committed after all, then the next
+    assert not any(writer._unsettled.values())  # nothing left to expire: settled records are forgotten

@@ -6,18 +6,22 @@ The outage is a TCP forwarder in front of the real PostgreSQL, cut and restored 
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import openai
 import psycopg
 import pytest
+import sqlalchemy as sa
 
 from aiguillage.keys import KeyStore
-from aiguillage.store.db import Database
+from aiguillage.store.db import Database, unavailable
+from aiguillage.store.writer import GroupCommitWriter
 from tests.fakes.openai_upstream import FakeOpenAI
 from tests.fakes.tcp_forwarder import TcpForwarder
 from tests.support import GatewayProcess, catalog, openai_deployment
@@ -177,3 +181,109 @@ def test_the_gateway_bounds_connecting_to_postgresql_unless_the_url_says_otherwi
     assert libpq_settings(base + "?connect_timeout=3&keepalives_idle=60")["keepalives_idle"] == "60"
     assert pg_connect_defaults("postgresql+psycopg://u@h/db?service=prod") == {}  # the service file decides
     assert pg_connect_defaults("postgresql+pg8000://u@h/db") == {}  # another driver: libpq words mean nothing
+
+
+def test_a_database_that_stalls_mid_query_is_a_503_within_the_record_timeout(tmp_path: Path, pg_database: str) -> None:
+    """PostgreSQL stops answering on live connections while its peer still acknowledges every
+    packet (a server process that froze, a proxy in front of a dead server): no connection
+    setting bounds that wait, the record timeout does."""
+    forwarder = TcpForwarder("127.0.0.1", 5432).start()
+    upstream = FakeOpenAI("u").start()
+    cfg = catalog(openai_deployment("u", upstream.url), resilience={"record_timeout_s": 2},
+                  database_url=f"postgresql://postgres@127.0.0.1:{forwarder.port}/{pg_database}")
+    gw = GatewayProcess(tmp_path, cfg, workers=1)
+    auth = {"authorization": ""}
+    try:
+        gw.start()
+        key = gw.key()
+        auth["authorization"] = f"Bearer {key}"
+        client = openai.OpenAI(base_url=gw.url + "/v1", api_key=key, max_retries=0, timeout=60)
+        assert client.chat.completions.create(model="auto", messages=MESSAGES).choices[0].message.content
+
+        forwarder.stall()
+        t0 = time.monotonic()
+        with pytest.raises(openai.InternalServerError) as exc_info:
+            client.chat.completions.create(model="auto", messages=MESSAGES)
+        waited = time.monotonic() - t0
+        resp = exc_info.value.response
+        _assert_store_unavailable(resp.status_code, resp.headers, resp.json()["error"])
+        assert "did not confirm the record within 2 s" in resp.json()["error"]["message"]
+        assert 1.9 < waited < 6, waited
+
+        # The writer is still waiting on the stalled connection: the next requests are told at once.
+        for _ in range(3):
+            t0 = time.monotonic()
+            r = httpx.post(gw.url + "/v1/chat/completions", json={"model": "auto", "messages": MESSAGES},
+                           headers=auth, timeout=30)
+            _assert_store_unavailable(r.status_code, r.headers, r.json()["error"])
+            assert time.monotonic() - t0 < 1.0
+
+        forwarder.resume()
+        deadline = time.monotonic() + 15
+        while True:
+            r = httpx.post(gw.url + "/v1/chat/completions", json={"model": "auto", "messages": MESSAGES},
+                           headers=auth, timeout=30)
+            if r.status_code == 200 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert r.status_code == 200, r.text
+        verify = gw.cli("audit", "verify", check=False)
+        assert verify.returncode == 0, verify.stdout + verify.stderr
+    finally:
+        forwarder.resume()
+        gw.stop()
+        upstream.stop()
+        forwarder.stop()
+
+
+def test_a_replica_frozen_inside_its_transaction_loses_it_and_the_others_go_on(pg_database: str) -> None:
+    """Two writers on one PostgreSQL, as two replicas. One takes the shared row lock and then
+    freezes (its sink sleeps, as a paused process would): the server ends its transaction
+    after the writer's idle-in-transaction bound, and the other's record is committed."""
+    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{pg_database}"
+    db = Database(url)
+    with db.engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE stall_head (id int PRIMARY KEY, n int NOT NULL)")
+        conn.exec_driver_sql("INSERT INTO stall_head VALUES (1, 0)")
+    seen: dict[str, tuple[str, str, str]] = {}
+
+    class HeadSink:
+        def __init__(self, name: str, freeze_s: float = 0.0) -> None:
+            self.name, self.freeze_s = name, freeze_s
+
+        def write(self, conn: sa.Connection, records: Any) -> None:
+            seen[self.name] = conn.exec_driver_sql(
+                "SELECT current_setting('lock_timeout'), current_setting('statement_timeout'), "
+                "current_setting('idle_in_transaction_session_timeout')").one()
+            conn.exec_driver_sql("SELECT n FROM stall_head WHERE id = 1 FOR UPDATE")
+            time.sleep(self.freeze_s)
+            conn.exec_driver_sql("UPDATE stall_head SET n = n + %(k)s WHERE id = 1", {"k": len(records)})
+
+    frozen = GroupCommitWriter(db, [HeadSink("frozen", freeze_s=5.0)], timeout_s=1.0)
+    other = GroupCommitWriter(Database(url), [HeadSink("other")], timeout_s=10.0)
+    frozen.start()
+    other.start()
+
+    async def main() -> tuple[BaseException | None, float]:
+        stuck = frozen.submit({"n": 1})
+        await asyncio.sleep(0.3)  # the frozen writer holds the row lock now
+        t0 = time.monotonic()
+        await asyncio.wait_for(other.submit({"n": 2}), 10)
+        waited = time.monotonic() - t0
+        try:
+            await asyncio.wait_for(stuck, 10)
+        except Exception as exc:  # noqa: BLE001 - asserted below
+            return exc, waited
+        return None, waited
+
+    try:
+        error, waited = asyncio.run(main())
+    finally:
+        frozen.close()
+        other.close()
+    assert seen["frozen"] == ("1s", "1s", "1s") and seen["other"] == ("10s", "10s", "10s")
+    assert waited < 2.5, waited  # not until the frozen one woke up
+    assert error is not None and unavailable(error) == "PostgreSQL unreachable or failing"
+    with db.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT n FROM stall_head").scalar_one() == 1  # only the other's
+    db.dispose()

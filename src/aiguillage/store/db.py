@@ -24,7 +24,7 @@ from aiguillage.config import Settings, home_dir
 from aiguillage.errors import causes
 
 __all__ = ["Database", "register_schema", "database_url_for", "SchemaSpec", "driver_cursor", "enable_wal",
-           "pg_connect_defaults", "unavailable"]
+           "NotConfirmed", "pg_connect_defaults", "unavailable"]
 
 
 @dataclass(frozen=True)
@@ -90,12 +90,24 @@ _PG_UNAVAILABLE_STATES = {"57P01", "57P02", "57P03", "57P05", "25P03", "25006", 
                           "40P01", "58030"}
 
 
+class NotConfirmed(Exception):
+    """The group-commit writer did not confirm a record within its timeout: the database is
+    stalled (a lock held by a stuck replica, a server that stopped answering on a live
+    connection). The record may still be committed later; the request was not acknowledged."""
+
+    def __init__(self, timeout_s: float) -> None:
+        super().__init__(f"the record was not confirmed within {timeout_s:g} s")
+        self.timeout_s = timeout_s
+
+
 def unavailable(exc: BaseException | None) -> str | None:
     """Why the database could not be used, in a few words, when ``exc`` (or an error it was raised
     from) says it is unreachable or unwritable; None for any other error, a bug among them."""
     psycopg = sys.modules.get("psycopg")  # only loaded when PostgreSQL is configured
     for err in causes(exc):
         # The words go to the client: no host, port or path (the log has the whole error).
+        if isinstance(err, NotConfirmed):
+            return f"it did not confirm the record within {err.timeout_s:g} s"
         if isinstance(err, sa.exc.TimeoutError):
             return "every connection to it is busy"
         if psycopg is not None and isinstance(err, psycopg.Error):

@@ -29,6 +29,17 @@ thread has nothing queued or in hand.
 With SQLite, the writers of several worker processes take turns through an exclusive
 ``flock`` on a file next to the database: the next writer is woken the moment the lock is
 released, where SQLite's own busy handler would poll with 1, 2, 5, 10... ms sleeps.
+
+A request waits for its record at most ``timeout_s`` (``resilience.record_timeout_s``): a
+database can stall rather than fail, on a lock held by a replica that froze in the middle of
+its transaction, or on a connection whose peer still acknowledges packets but never answers,
+and no connection setting bounds that. ``expire_overdue``, run every second on each loop, fails
+the records older than that with ``NotConfirmed`` (the request is answered 503, not
+acknowledged; its record may still be committed later), and while the thread has been on one
+batch for longer, new records fail at once. On PostgreSQL each transaction of the writer also
+carries server-side bounds: ``lock_timeout`` and ``statement_timeout`` at ``timeout_s``, so
+the server gives up on it too, and ``idle_in_transaction_session_timeout``, so a replica that
+froze while holding the audit log's lock loses its transaction and the others go on.
 """
 
 from __future__ import annotations
@@ -47,7 +58,7 @@ from typing import Any, Protocol
 from sqlalchemy.engine import Connection, make_url
 
 from aiguillage.store.checkpointer import WalCheckpointer
-from aiguillage.store.db import BUSY_TIMEOUT_MS, Database, driver_cursor
+from aiguillage.store.db import BUSY_TIMEOUT_MS, Database, NotConfirmed, driver_cursor
 
 try:
     import fcntl
@@ -69,10 +80,21 @@ _STOP = object()
 
 
 class GroupCommitWriter:
-    def __init__(self, db: Database, sinks: Sequence[Sink], max_batch: int = 1024) -> None:
+    def __init__(self, db: Database, sinks: Sequence[Sink], max_batch: int = 1024,
+                 timeout_s: float | None = None) -> None:
         self.db = db
         self.sinks = list(sinks)
         self.max_batch = max_batch
+        self.timeout_s = timeout_s
+        # Futures of records queued and not yet settled, per loop, oldest first, with the time
+        # each was submitted (timeout_s only): what expire_overdue looks through.
+        self._unsettled: dict[asyncio.AbstractEventLoop, dict[asyncio.Future[None], float]] = {}
+        self._busy_since: float | None = None  # when the thread took its current batch
+        # PostgreSQL: the server-side bounds of each of the writer's transactions (see the docstring).
+        self._pg_bounds = None if timeout_s is None else (
+            "SELECT set_config('lock_timeout', %(t)s, true), set_config('statement_timeout', %(t)s, true), "
+            "set_config('idle_in_transaction_session_timeout', %(idle)s, true)",
+            {"t": f"{max(1, round(timeout_s * 1000))}ms", "idle": f"{max(1, round(min(timeout_s, IDLE_IN_TX_S) * 1000))}ms"})
         self._q: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         # SQLite only: one connection for whoever holds _idle (the thread, or the loop as leader).
@@ -124,11 +146,24 @@ class GroupCommitWriter:
         if self._closed:
             fut.set_exception(RuntimeError("the group-commit writer is closed"))
             return fut
+        if self.timeout_s is not None:
+            now = time.monotonic()
+            since = self._busy_since
+            if since is not None and now - since > self.timeout_s:
+                # The thread has been on one batch for longer than a request may wait: the
+                # database is stalled. Say so now, not after another whole timeout.
+                fut.set_exception(NotConfirmed(self.timeout_s))
+                return fut
         if alone and loop not in self._pending:
             outcome = self._try_lead([record])
             if not isinstance(outcome, _Busy):
                 _settle([fut], outcome)
                 return fut
+        if self.timeout_s is not None:
+            unsettled = self._unsettled.get(loop)
+            if unsettled is None:
+                unsettled = self._unsettled[loop] = {}
+            unsettled[fut] = now
         pending = self._pending.get(loop)
         if pending is None:
             self._pending[loop] = [(record, fut)]
@@ -164,7 +199,7 @@ class GroupCommitWriter:
                 # Closing: the batch goes to the queue, which close() writes out to the end. The
                 # thread died without close(): nobody would ever take the batch.
                 if self._closed and not self._stopping or not self._enqueue((loop, items)):
-                    _settle([fut for _record, fut in items], RuntimeError("the group-commit writer is closed"))
+                    self._settle(loop, [fut for _record, fut in items], RuntimeError("the group-commit writer is closed"))
                 return
             outcome = self._try_lead([record for record, _fut in items])
             if outcome is _LOCKED and tries < LOCKED_RETRIES and self._count_waiting(tries):
@@ -176,13 +211,39 @@ class GroupCommitWriter:
                 self._tries[loop] = tries + 1
                 loop.call_soon(self._hand_over, loop)
             elif not isinstance(outcome, _Busy):
-                _settle([fut for _record, fut in items], outcome)
+                self._settle(loop, [fut for _record, fut in items], outcome)
             elif not self._enqueue((loop, items)):
-                _settle([fut for _record, fut in items], RuntimeError("the group-commit writer is closed"))
+                self._settle(loop, [fut for _record, fut in items], RuntimeError("the group-commit writer is closed"))
         finally:
             if tries and not again:  # a waiting batch is now written, queued or failed
                 with self._queued_lock:
                     self._waiting -= 1
+
+    def _settle(self, loop: asyncio.AbstractEventLoop, futs: list[asyncio.Future[None]],
+                error: BaseException | None) -> None:
+        """Resolve ``futs`` (on ``loop``) and forget them."""
+        unsettled = self._unsettled.get(loop)
+        if unsettled:
+            for fut in futs:
+                unsettled.pop(fut, None)
+        _settle(futs, error)
+
+    def expire_overdue(self) -> int:
+        """Fail this loop's records that have waited longer than ``timeout_s``; how many. Run
+        every second or so on each loop that submits."""
+        unsettled = self._unsettled.get(asyncio.get_running_loop())
+        if not unsettled or self.timeout_s is None:
+            return 0
+        cutoff = time.monotonic() - self.timeout_s
+        overdue = []
+        for fut, since in unsettled.items():  # oldest first
+            if since > cutoff:
+                break
+            overdue.append(fut)
+        for fut in overdue:
+            del unsettled[fut]
+        _settle(overdue, NotConfirmed(self.timeout_s))
+        return len(overdue)
 
     def _count_waiting(self, tries: int) -> bool:
         """Count a batch as waiting for another process's lock (close() waits for it to be
@@ -271,8 +332,10 @@ class GroupCommitWriter:
                 with self._idle:
                     try:
                         if batch:
+                            self._busy_since = time.monotonic()
                             self._commit(batch)
                     finally:
+                        self._busy_since = None
                         with self._queued_lock:
                             self._queued -= len(batch)
                     if stop:
@@ -373,8 +436,10 @@ class GroupCommitWriter:
                     conn = tx if isinstance(tx, Connection) else tx.connection
                     if try_only:
                         self._begin_as_leader(conn)
-                    else:
+                    elif self.db.is_sqlite:
                         self._set_busy_wait(conn, True)
+                    elif self._pg_bounds is not None:
+                        driver_cursor(conn).execute(*self._pg_bounds)
                     for sink in self.sinks:
                         sink.write(conn, records)
                 self._finish_checkpoint()
@@ -442,8 +507,9 @@ class GroupCommitWriter:
                 by_loop.setdefault(loop, []).extend(fut for _record, fut in items)
         for loop, futs in by_loop.items():
             try:
-                loop.call_soon_threadsafe(_settle, futs, error)
+                loop.call_soon_threadsafe(self._settle, loop, futs, error)
             except RuntimeError:  # that loop is closed: nobody is waiting any more
+                self._unsettled.pop(loop, None)
                 continue
 
 
@@ -459,6 +525,9 @@ _LOCKED = _Busy()  # another process holds the write lock
 # over 3. More was not clearly better: 25 gave +9.9% over 10 in one comparison and nothing in
 # another, 30 nothing; and an idle loop spins through the retries for nothing.
 LOCKED_RETRIES = 10
+# The longest a writer's PostgreSQL transaction may sit idle before the server ends it: it is
+# never idle for more than a few milliseconds unless its process froze, holding the log's lock.
+IDLE_IN_TX_S = 10.0
 
 
 def _begin_immediate_or_busy(conn: Connection) -> None:
