@@ -176,7 +176,7 @@ class AuditSettings(_Strict):
 class ResilienceSettings(_Strict):
     deadline_s: float = Field(default=120.0, gt=0)
     # How long a request waits for its record to be committed before it is answered 503.
-    record_timeout_s: float = Field(default=30.0, gt=0)
+    record_timeout_s: float = Field(default=30.0, gt=0, le=3600)
     max_attempts: int = Field(default=3, ge=1)
     backoff_base_s: float = Field(default=0.05, ge=0)
     breaker_failures: int = Field(default=5, ge=1)

@@ -155,10 +155,14 @@ class StoreUnavailable(Overloaded):
 
     code = "store_unavailable"
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(
-            f"the gateway could not use its database ({reason}); the request was not recorded, so it "
-            "is not acknowledged: retry shortly", headers={"Retry-After": "1"})
+    # What became of the request, by how far it got.
+    NOT_RECORDED = "the request was not recorded, so it is not acknowledged"
+    UNCONFIRMED = "the request is not acknowledged (its record may still be committed later)"
+    NOT_SERVED = "the request was not served, so it is not acknowledged"
+
+    def __init__(self, reason: str, outcome: str = NOT_RECORDED) -> None:
+        super().__init__(f"the gateway could not use its database ({reason}); {outcome}: retry shortly",
+                         headers={"Retry-After": "1"})
 
 
 _OUT_OF_FILES = (errno.EMFILE, errno.ENFILE)

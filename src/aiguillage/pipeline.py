@@ -18,11 +18,13 @@ from aiguillage.api.validate import BUDGET_OUTPUT_CAP, ChatRequest
 from aiguillage.call import answer_text
 from aiguillage.config import Deployment
 from aiguillage.decision import SUBJECT_ID_MAX_CHARS, Decision, decimal_str
-from aiguillage.errors import GatewayError, OutOfFiles, StoreUnavailable, UpstreamError, out_of_files, warn_503
+from aiguillage.errors import (GatewayError, OutOfFiles, StoreUnavailable, UpstreamError, causes, out_of_files,
+                               warn_503)
 from aiguillage.gateway import Gateway
 from aiguillage.keys import KeyInfo
 from aiguillage.accounting import cost_of, largest_deployment
 from aiguillage.outcomes import OUTCOME_KEY
+from aiguillage.store.db import NotConfirmed
 from aiguillage.store.db import unavailable as store_unavailable
 from aiguillage.policy import (
     PiiVerdict,
@@ -73,6 +75,12 @@ class ChatPipeline:
         """inspect → policy (eligibility, then rate limits and budget) → route."""
         t0 = time.perf_counter()
         gw = self.gw
+        refused = gw.writer.refusal() if gw.writer is not None else None
+        if refused is not None:
+            # The record could not be kept now: answer before anything goes upstream, where the
+            # call would be paid for, and the prompt sent, with no record of either.
+            metrics.child(metrics.REQUESTS, key.tenant, "none", "503").inc()
+            raise StoreUnavailable(refused, StoreUnavailable.NOT_SERVED)
         span = gw.tracing.span
         decision = Decision(
             request_id=request_id, tenant=key.tenant, key_id=key.key_id, endpoint=endpoint,
@@ -404,7 +412,8 @@ def resource_error(exc: BaseException, where: str) -> GatewayError | None:
     reason = store_unavailable(exc)
     if reason is not None:
         warn_503("database unavailable", where, exc)
-        return StoreUnavailable(reason)
+        unconfirmed = any(isinstance(e, NotConfirmed) for e in causes(exc))
+        return StoreUnavailable(reason, StoreUnavailable.UNCONFIRMED if unconfirmed else StoreUnavailable.NOT_RECORDED)
     return None
 
 

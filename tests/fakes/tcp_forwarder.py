@@ -38,10 +38,16 @@ class TcpForwarder:
         self._run(self._listen())
 
     def stall(self) -> None:
-        self._loop.call_soon_threadsafe(lambda: self._flow().clear())
+        self._run(self._set_flowing(False))
 
     def resume(self) -> None:
-        self._loop.call_soon_threadsafe(lambda: self._flow().set())
+        self._run(self._set_flowing(True))
+
+    async def _set_flowing(self, on: bool) -> None:
+        if on:
+            self._flow().set()
+        else:
+            self._flow().clear()
 
     def _flow(self) -> asyncio.Event:
         if self._flowing is None:
@@ -79,6 +85,7 @@ class TcpForwarder:
             self._writers.add(writer)
             await reader.read()  # until the client gives up
             return
+        self._writers.add(writer)  # cut() closes it while it waits, too
         await self._flow().wait()
         try:
             up_reader, up_writer = await asyncio.open_connection(*self.target)

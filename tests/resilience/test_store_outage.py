@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -70,7 +71,9 @@ def test_a_database_outage_is_a_503_and_the_gateway_recovers(tmp_path: Path, pg_
         resp = exc_info.value.response
         _assert_store_unavailable(resp.status_code, resp.headers, resp.json()["error"])
 
-        # A stream: the chunks, then the error where the end would have been.
+        # A stream: the chunks, then the error where the end would have been. (A second later,
+        # as the one request that goes through per second while the database is down.)
+        time.sleep(1.1)
         stream = client.chat.completions.create(model="auto", messages=MESSAGES, stream=True,
                                                 stream_options={"include_usage": True})
         chunks = []
@@ -110,6 +113,7 @@ def test_a_database_outage_is_a_503_and_the_gateway_recovers(tmp_path: Path, pg_
         _assert_store_unavailable(r.status_code, r.headers, r.json()["error"])
         assert waited < 10, waited
         forwarder.restore()
+        time.sleep(1.1)  # the next request to go through, as the database failed a moment ago
         assert client.chat.completions.create(model="auto", messages=MESSAGES).choices[0].message.content
 
         # /metrics counts what the clients got: the three answers that could not be recorded (the
@@ -208,15 +212,20 @@ def test_a_database_that_stalls_mid_query_is_a_503_within_the_record_timeout(tmp
         resp = exc_info.value.response
         _assert_store_unavailable(resp.status_code, resp.headers, resp.json()["error"])
         assert "did not confirm the record within 2 s" in resp.json()["error"]["message"]
+        assert "may still be committed later" in resp.json()["error"]["message"]
         assert 1.9 < waited < 6, waited
 
-        # The writer is still waiting on the stalled connection: the next requests are told at once.
+        # The writer is still waiting on the stalled connection: the next requests are told at
+        # once, and nothing is sent upstream for them.
+        calls = len(upstream.requests)
         for _ in range(3):
             t0 = time.monotonic()
             r = httpx.post(gw.url + "/v1/chat/completions", json={"model": "auto", "messages": MESSAGES},
                            headers=auth, timeout=30)
             _assert_store_unavailable(r.status_code, r.headers, r.json()["error"])
+            assert "the request was not served" in r.json()["error"]["message"]
             assert time.monotonic() - t0 < 1.0
+        assert len(upstream.requests) == calls
 
         forwarder.resume()
         deadline = time.monotonic() + 15
@@ -236,6 +245,56 @@ def test_a_database_that_stalls_mid_query_is_a_503_within_the_record_timeout(tmp
         forwarder.stop()
 
 
+def test_while_the_database_is_down_requests_are_refused_before_going_upstream(tmp_path: Path, pg_database: str) -> None:
+    """Once a commit has failed for want of the database, requests are answered 503 at once
+    instead of being paid for upstream, their prompt sent out, and then not recorded. One
+    request per second goes through, to find out when the database is back."""
+    forwarder = TcpForwarder("127.0.0.1", 5432).start()
+    upstream = FakeOpenAI("u").start()
+    cfg = catalog(openai_deployment("u", upstream.url),
+                  database_url=f"postgresql://postgres@127.0.0.1:{forwarder.port}/{pg_database}?connect_timeout=2")
+    gw = GatewayProcess(tmp_path, cfg, workers=1)
+    try:
+        gw.start()
+        auth = {"authorization": f"Bearer {gw.key()}"}
+
+        def chat() -> httpx.Response:
+            return httpx.post(gw.url + "/v1/chat/completions", json={"model": "auto", "messages": MESSAGES},
+                              headers=auth, timeout=30)
+
+        assert chat().status_code == 200
+        forwarder.cut()
+        calls = len(upstream.requests)
+        t0 = time.monotonic()
+        answers = []
+        while time.monotonic() - t0 < 2.5:
+            r = chat()
+            _assert_store_unavailable(r.status_code, r.headers, r.json()["error"])
+            answers.append(r.json()["error"]["message"])
+            time.sleep(0.05)
+        elapsed = time.monotonic() - t0
+        sent = len(upstream.requests) - calls
+        assert len(answers) >= 15
+        assert "the request was not recorded" in answers[0]  # answered upstream, then not recorded
+        assert sum("the request was not served" in a for a in answers) >= len(answers) - sent
+        # The first request (it found the database gone), then one per second.
+        assert 2 <= sent <= 1 + int(elapsed), (sent, elapsed)
+
+        forwarder.restore()
+        t0 = time.monotonic()
+        while (r := chat()).status_code != 200 and time.monotonic() - t0 < 10:
+            time.sleep(0.05)
+        assert r.status_code == 200, r.text
+        assert time.monotonic() - t0 < 2.5  # the next second's request found the database back
+        assert chat().status_code == 200
+        verify = gw.cli("audit", "verify", check=False)
+        assert verify.returncode == 0, verify.stdout + verify.stderr
+    finally:
+        gw.stop()
+        upstream.stop()
+        forwarder.stop()
+
+
 def test_a_replica_frozen_inside_its_transaction_loses_it_and_the_others_go_on(pg_database: str) -> None:
     """Two writers on one PostgreSQL, as two replicas. One takes the shared row lock and then
     freezes (its sink sleeps, as a paused process would): the server ends its transaction
@@ -246,6 +305,7 @@ def test_a_replica_frozen_inside_its_transaction_loses_it_and_the_others_go_on(p
         conn.exec_driver_sql("CREATE TABLE stall_head (id int PRIMARY KEY, n int NOT NULL)")
         conn.exec_driver_sql("INSERT INTO stall_head VALUES (1, 0)")
     seen: dict[str, tuple[str, str, str]] = {}
+    locked = threading.Event()
 
     class HeadSink:
         def __init__(self, name: str, freeze_s: float = 0.0) -> None:
@@ -256,6 +316,8 @@ def test_a_replica_frozen_inside_its_transaction_loses_it_and_the_others_go_on(p
                 "SELECT current_setting('lock_timeout'), current_setting('statement_timeout'), "
                 "current_setting('idle_in_transaction_session_timeout')").one()
             conn.exec_driver_sql("SELECT n FROM stall_head WHERE id = 1 FOR UPDATE")
+            if self.freeze_s:
+                locked.set()
             time.sleep(self.freeze_s)
             conn.exec_driver_sql("UPDATE stall_head SET n = n + %(k)s WHERE id = 1", {"k": len(records)})
 
@@ -266,7 +328,7 @@ def test_a_replica_frozen_inside_its_transaction_loses_it_and_the_others_go_on(p
 
     async def main() -> tuple[BaseException | None, float]:
         stuck = frozen.submit({"n": 1})
-        await asyncio.sleep(0.3)  # the frozen writer holds the row lock now
+        assert await asyncio.to_thread(locked.wait, 10)  # the frozen writer holds the row lock now
         t0 = time.monotonic()
         await asyncio.wait_for(other.submit({"n": 2}), 10)
         waited = time.monotonic() - t0
@@ -282,7 +344,7 @@ def test_a_replica_frozen_inside_its_transaction_loses_it_and_the_others_go_on(p
         frozen.close()
         other.close()
     assert seen["frozen"] == ("1s", "1s", "1s") and seen["other"] == ("10s", "10s", "10s")
-    assert waited < 2.5, waited  # not until the frozen one woke up
+    assert 0.5 < waited < 2.5, waited  # after the 1 s idle bound, not when the frozen one woke up
     assert error is not None and unavailable(error) == "PostgreSQL unreachable or failing"
     with db.engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT n FROM stall_head").scalar_one() == 1  # only the other's

@@ -98,6 +98,7 @@ class NotConfirmed(Exception):
     def __init__(self, timeout_s: float) -> None:
         super().__init__(f"the record was not confirmed within {timeout_s:g} s")
         self.timeout_s = timeout_s
+        self.reason = f"it did not confirm the record within {timeout_s:g} s"
 
 
 def unavailable(exc: BaseException | None) -> str | None:
@@ -107,7 +108,7 @@ def unavailable(exc: BaseException | None) -> str | None:
     for err in causes(exc):
         # The words go to the client: no host, port or path (the log has the whole error).
         if isinstance(err, NotConfirmed):
-            return f"it did not confirm the record within {err.timeout_s:g} s"
+            return err.reason
         if isinstance(err, sa.exc.TimeoutError):
             return "every connection to it is busy"
         if psycopg is not None and isinstance(err, psycopg.Error):

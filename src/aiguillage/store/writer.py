@@ -36,7 +36,13 @@ its transaction, or on a connection whose peer still acknowledges packets but ne
 and no connection setting bounds that. ``expire_overdue``, run every second on each loop, fails
 the records older than that with ``NotConfirmed`` (the request is answered 503, not
 acknowledged; its record may still be committed later), and while the thread has been on one
-batch for longer, new records fail at once. On PostgreSQL each transaction of the writer also
+batch for longer, new records fail at once.
+
+``refusal`` tells the request path, before it calls any upstream, that a record could not be
+kept now: the thread is stuck as above, or the last commit failed because the database was
+unavailable. The request is then answered 503 at once, rather than paid for upstream, with
+personal data sent out, and left unrecorded. While the database is down, one request per second
+(per process) goes through all the same: its commit is how the writer learns it is back. On PostgreSQL each transaction of the writer also
 carries server-side bounds: ``lock_timeout`` and ``statement_timeout`` at ``timeout_s``, so
 the server gives up on it too, and ``idle_in_transaction_session_timeout``, so a replica that
 froze while holding the audit log's lock loses its transaction and the others go on.
@@ -57,8 +63,9 @@ from typing import Any, Protocol
 
 from sqlalchemy.engine import Connection, make_url
 
+from aiguillage.errors import out_of_files
 from aiguillage.store.checkpointer import WalCheckpointer
-from aiguillage.store.db import BUSY_TIMEOUT_MS, Database, NotConfirmed, driver_cursor
+from aiguillage.store.db import BUSY_TIMEOUT_MS, Database, NotConfirmed, driver_cursor, unavailable
 
 try:
     import fcntl
@@ -90,11 +97,16 @@ class GroupCommitWriter:
         # each was submitted (timeout_s only): what expire_overdue looks through.
         self._unsettled: dict[asyncio.AbstractEventLoop, dict[asyncio.Future[None], float]] = {}
         self._busy_since: float | None = None  # when the thread took its current batch
+        self._down: str | None = None  # why the last commit failed, when the database was unavailable
+        self._probe_at = 0.0  # while _down: when the next request may go through to find out
         # PostgreSQL: the server-side bounds of each of the writer's transactions (see the docstring).
         self._pg_bounds = None if timeout_s is None else (
             "SELECT set_config('lock_timeout', %(t)s, true), set_config('statement_timeout', %(t)s, true), "
             "set_config('idle_in_transaction_session_timeout', %(idle)s, true)",
-            {"t": f"{max(1, round(timeout_s * 1000))}ms", "idle": f"{max(1, round(min(timeout_s, IDLE_IN_TX_S) * 1000))}ms"})
+            # Never under a second idle: a busy host can delay the writer's next statement that long.
+            {"t": f"{max(1, round(timeout_s * 1000))}ms", "idle": f"{round(max(1.0, min(timeout_s, IDLE_IN_TX_S)) * 1000)}ms"})
+        # _busy_since of a batch that has had records expire: stuck, so fail at once from now on.
+        self._stuck_since: float | None = None
         self._q: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         # SQLite only: one connection for whoever holds _idle (the thread, or the loop as leader).
@@ -149,7 +161,7 @@ class GroupCommitWriter:
         if self.timeout_s is not None:
             now = time.monotonic()
             since = self._busy_since
-            if since is not None and now - since > self.timeout_s:
+            if since is not None and (now - since > self.timeout_s or since == self._stuck_since):
                 # The thread has been on one batch for longer than a request may wait: the
                 # database is stalled. Say so now, not after another whole timeout.
                 fut.set_exception(NotConfirmed(self.timeout_s))
@@ -219,6 +231,22 @@ class GroupCommitWriter:
                 with self._queued_lock:
                     self._waiting -= 1
 
+    def refusal(self) -> str | None:
+        """Why a new request cannot be recorded now, so must not be served (see the module's
+        docstring), or None."""
+        since = self._busy_since
+        if since is not None and self.timeout_s is not None and (
+                time.monotonic() - since > self.timeout_s or since == self._stuck_since):
+            return NotConfirmed(self.timeout_s).reason
+        down = self._down
+        if down is None:
+            return None
+        now = time.monotonic()
+        if now >= self._probe_at:  # this one goes through: its commit tells whether the database is back
+            self._probe_at = now + PROBE_INTERVAL_S
+            return None
+        return down
+
     def _settle(self, loop: asyncio.AbstractEventLoop, futs: list[asyncio.Future[None]],
                 error: BaseException | None) -> None:
         """Resolve ``futs`` (on ``loop``) and forget them."""
@@ -226,12 +254,15 @@ class GroupCommitWriter:
         if unsettled:
             for fut in futs:
                 unsettled.pop(fut, None)
+            if not unsettled:  # nothing keeps a finished loop alive
+                del self._unsettled[loop]
         _settle(futs, error)
 
     def expire_overdue(self) -> int:
         """Fail this loop's records that have waited longer than ``timeout_s``; how many. Run
         every second or so on each loop that submits."""
-        unsettled = self._unsettled.get(asyncio.get_running_loop())
+        loop = asyncio.get_running_loop()
+        unsettled = self._unsettled.get(loop)
         if not unsettled or self.timeout_s is None:
             return 0
         cutoff = time.monotonic() - self.timeout_s
@@ -242,6 +273,10 @@ class GroupCommitWriter:
             overdue.append(fut)
         for fut in overdue:
             del unsettled[fut]
+        if not unsettled:
+            del self._unsettled[loop]
+        if overdue and self._busy_since is not None:
+            self._stuck_since = self._busy_since  # the batch in hand is holding records up
         _settle(overdue, NotConfirmed(self.timeout_s))
         return len(overdue)
 
@@ -445,10 +480,16 @@ class GroupCommitWriter:
                 self._finish_checkpoint()
             self.batches += 1
             self.records += len(records)
+            self._down = None
             return None
         except _Busy:
             return _LOCKED
         except Exception as exc:  # the futures carry it to each waiting request
+            # Out of open files is the process's burst, not the database being down (errors.py).
+            down = None if out_of_files(exc) else unavailable(exc)
+            if down is not None and self._down is None:  # it has just gone: no probe for a second
+                self._probe_at = time.monotonic() + PROBE_INTERVAL_S
+            self._down = down
             self._log_failure(len(records))
             self._drop_connection()  # start the next batch on a fresh connection
             return exc
@@ -525,6 +566,8 @@ _LOCKED = _Busy()  # another process holds the write lock
 # over 3. More was not clearly better: 25 gave +9.9% over 10 in one comparison and nothing in
 # another, 30 nothing; and an idle loop spins through the retries for nothing.
 LOCKED_RETRIES = 10
+# While the database is down, how often a request goes through to find out whether it is back.
+PROBE_INTERVAL_S = 1.0
 # The longest a writer's PostgreSQL transaction may sit idle before the server ends it: it is
 # never idle for more than a few milliseconds unless its process froze, holding the log's lock.
 IDLE_IN_TX_S = 10.0
