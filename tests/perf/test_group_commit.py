@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import multiprocessing as mp
 import os
 import sqlite3
@@ -18,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from aiguillage.store.db import Database, NotConfirmed, unavailable
@@ -194,7 +196,7 @@ def test_close_writes_a_batch_that_was_waiting_for_another_process(tmp_path: Pat
     assert _count(path) == 4 and sink.batch_sizes == [4]
 
 
-def test_a_failing_batch_fails_its_futures_and_the_next_commits(tmp_path: Path) -> None:
+def test_a_failing_batch_fails_its_futures_and_the_next_commits(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     path = tmp_path / "gc.db"
     sink = RowSink()
     writer = GroupCommitWriter(_db(path), [sink])
@@ -203,16 +205,24 @@ def test_a_failing_batch_fails_its_futures_and_the_next_commits(tmp_path: Path) 
     async def main() -> tuple[list[BaseException | None], int]:
         sink.fail = True
         failed = await asyncio.gather(*(writer.submit({"n": i}) for i in range(5)), return_exceptions=True)
+        # Failures after the first are not logged one by one (at most one message every 10 s) ...
+        more = await asyncio.gather(*(writer.submit({"n": 10 + i}) for i in range(3)), return_exceptions=True)
+        assert all(isinstance(e, RuntimeError) for e in more)
         sink.fail = False
         await asyncio.gather(*(writer.submit({"n": 100 + i}) for i in range(7)))
         return failed, _count(path)
 
+    caplog.set_level(logging.WARNING, logger="aiguillage.store.writer")
     try:
         failed, committed = asyncio.run(main())
     finally:
         writer.close()
     assert [type(e).__name__ for e in failed] == ["RuntimeError"] * 5
     assert committed == 7
+    messages = [r.getMessage() for r in caplog.records]
+    assert sum(m.startswith("group commit failed") for m in messages) == 1
+    # ... but the first success says how many there were in all.
+    assert "group commit works again, after 2 failed batch(es), 8 record(s)" in messages
 
 
 def test_a_lone_request_commits_its_own_record_when_the_writer_is_idle(tmp_path: Path) -> None:

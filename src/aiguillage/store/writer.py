@@ -138,6 +138,7 @@ class GroupCommitWriter:
         self.batches = 0
         self.records = 0
         self._failed = [0, 0]  # failed batches and records since the last logged failure
+        self._outage = [0, 0]  # failed batches and records since the last successful commit
         self._failed_logged = float("-inf")
 
     def start(self) -> None:
@@ -481,6 +482,8 @@ class GroupCommitWriter:
             self.batches += 1
             self.records += len(records)
             self._down = None
+            if self._outage[0]:
+                self._log_recovery()
             return None
         except _Busy:
             return _LOCKED
@@ -500,11 +503,21 @@ class GroupCommitWriter:
         ``_idle`` (one writer at a time), from within the ``except``."""
         self._failed[0] += 1
         self._failed[1] += records
+        self._outage[0] += 1
+        self._outage[1] += records
         now = time.monotonic()
         if now - self._failed_logged >= 10.0:
             log.exception("group commit failed: %d batch(es), %d record(s) since the last such message",
                           self._failed[0], self._failed[1])
             self._failed_logged, self._failed = now, [0, 0]
+
+    def _log_recovery(self) -> None:
+        """Once a commit succeeds again: how many failed since the last success, so the log shows
+        the whole outage, the failures after its last rate-limited message included."""
+        log.warning("group commit works again, after %d failed batch(es), %d record(s)", *self._outage)
+        self._outage = [0, 0]
+        self._failed = [0, 0]
+        self._failed_logged = float("-inf")  # the next outage's first failure is logged at once
 
     def _finish_checkpoint(self) -> None:
         """When the checkpoint thread asks: copy the last pages of the log while this writer still
