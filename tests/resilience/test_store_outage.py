@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -21,11 +22,11 @@ import pytest
 import sqlalchemy as sa
 
 from aiguillage.keys import KeyStore
-from aiguillage.store.db import Database, unavailable
+from aiguillage.store.db import Database, contention, unavailable
 from aiguillage.store.writer import GroupCommitWriter
 from tests.fakes.openai_upstream import FakeOpenAI
 from tests.fakes.tcp_forwarder import TcpForwarder
-from tests.support import GatewayProcess, catalog, openai_deployment
+from tests.support import GatewayProcess, catalog, free_port, openai_deployment
 
 pytestmark = pytest.mark.postgres
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
@@ -145,7 +146,7 @@ def test_which_sqlite_errors_mean_the_database_is_unavailable(tmp_path: Path) ->
     # Real errors from SQLite, wrapped by SQLAlchemy as the request path sees them.
     import sqlalchemy as sa
 
-    from aiguillage.store.db import unavailable
+    from aiguillage.store.db import contention, unavailable
 
     path = tmp_path / "db.sqlite"
     with sa.create_engine(f"sqlite:///{path}").begin() as conn:
@@ -159,6 +160,17 @@ def test_which_sqlite_errors_mean_the_database_is_unavailable(tmp_path: Path) ->
     with pytest.raises(sa.exc.OperationalError) as cantopen_error, missing.connect():
         pass
     assert unavailable(cantopen_error.value) == "SQLite: cannot open the file"
+    assert not contention(readonly_error.value) and not contention(cantopen_error.value)
+
+    # Another process writing, past the busy timeout: unavailable for this request, but contention,
+    # not the database being down.
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    impatient = sa.create_engine(f"sqlite:///{path}", connect_args={"timeout": 0})
+    with pytest.raises(sa.exc.OperationalError) as busy_error, impatient.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO t VALUES (2)")
+    holder.close()
+    assert unavailable(busy_error.value) == "SQLite: busy" and contention(busy_error.value)
 
     # A statement that is wrong is a bug, not an outage: it stays a 500.
     with pytest.raises(sa.exc.OperationalError) as bug, sa.create_engine(f"sqlite:///{path}").begin() as conn:
@@ -293,6 +305,57 @@ def test_while_the_database_is_down_requests_are_refused_before_going_upstream(t
         gw.stop()
         upstream.stop()
         forwarder.stop()
+
+
+def test_a_lock_timeout_fails_the_batch_but_only_a_database_that_is_down_refuses_requests(pg_database: str) -> None:
+    """A row lock held elsewhere past the writer's lock_timeout fails that batch (55P03), but it
+    is contention: new requests are not refused. A database that cannot be reached is down: they
+    are, until a probe a second later."""
+    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{pg_database}"
+    db = Database(url)
+    with db.engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE contended (id int PRIMARY KEY)")
+        conn.exec_driver_sql("INSERT INTO contended VALUES (1)")
+
+    class LockingSink:
+        def write(self, conn: sa.Connection, records: Any) -> None:
+            conn.exec_driver_sql("SELECT id FROM contended WHERE id = 1 FOR UPDATE")
+
+    contended = GroupCommitWriter(db, [LockingSink()], timeout_s=1.0)
+    down_db = Database(f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/{pg_database}")
+    down = GroupCommitWriter(down_db, [LockingSink()], timeout_s=1.0)
+    contended.start()
+    down.start()
+    holder = psycopg.connect(f"postgresql://postgres@127.0.0.1:5432/{pg_database}")
+    holder.execute("SELECT id FROM contended WHERE id = 1 FOR UPDATE")  # and keep the transaction open
+
+    async def main() -> tuple[BaseException, BaseException, str | None]:
+        down_error = (await asyncio.gather(down.submit({"n": 1}), return_exceptions=True))[0]
+        refused = down.refusal()  # at once: within the second after the failure
+        lock_error = (await asyncio.gather(contended.submit({"n": 1}), return_exceptions=True))[0]
+        return lock_error, down_error, refused  # type: ignore[return-value]
+
+    try:
+        lock_error, down_error, refused_at_once = asyncio.run(main())
+        # lock_timeout or statement_timeout, both at the writer's timeout: whichever fires first
+        assert lock_error.orig.sqlstate in {"55P03", "57014"}  # type: ignore[attr-defined]
+        assert unavailable(lock_error) and contention(lock_error)
+        deadline = time.monotonic() + 5
+        # The thread, which spent the whole timeout on that batch, is a moment from being done with it.
+        while (refused := contended.refusal()) == "it did not confirm the record within 1 s" and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert refused is None
+        assert unavailable(down_error) == "PostgreSQL unreachable or failing" and not contention(down_error)
+        assert refused_at_once == "PostgreSQL unreachable or failing"
+        time.sleep(1.05)  # (the lock wait above took about a second already)
+        assert down.refusal() is None  # one request goes through, to find out
+        assert down.refusal() == "PostgreSQL unreachable or failing"  # and only one per second
+    finally:
+        holder.close()
+        contended.close()
+        down.close()
+        down_db.dispose()
+        db.dispose()
 
 
 def test_a_replica_frozen_inside_its_transaction_loses_it_and_the_others_go_on(pg_database: str) -> None:

@@ -24,7 +24,7 @@ from aiguillage.config import Settings, home_dir
 from aiguillage.errors import causes
 
 __all__ = ["Database", "register_schema", "database_url_for", "SchemaSpec", "driver_cursor", "enable_wal",
-           "NotConfirmed", "pg_connect_defaults", "unavailable"]
+           "NotConfirmed", "contention", "pg_connect_defaults", "unavailable"]
 
 
 @dataclass(frozen=True)
@@ -123,6 +123,28 @@ def unavailable(exc: BaseException | None) -> str | None:
             what = _SQLITE_UNAVAILABLE.get(code & 0xFF) if code is not None else None
             return f"SQLite: {what}" if what else None
     return None
+
+
+# Of those, the ones that come from contention, not from the database being down: a deadlock or
+# serialization failure between replicas, a lock or a statement timed out, SQLite busy or
+# locked. The next transaction may well go through.
+_PG_CONTENTION_STATES = {"40001", "40P01", "55P03", "57014"}
+_SQLITE_CONTENTION = {5, 6}
+
+
+def contention(exc: BaseException | None) -> bool:
+    """Whether ``exc`` (or an error it was raised from) is one of ``unavailable``'s errors that
+    come from contention between transactions rather than from the database being down."""
+    psycopg = sys.modules.get("psycopg")
+    for err in causes(exc):
+        if isinstance(err, sa.exc.TimeoutError):
+            return True  # every pooled connection busy
+        if psycopg is not None and isinstance(err, psycopg.Error):
+            return getattr(err, "sqlstate", None) in _PG_CONTENTION_STATES
+        if isinstance(err, sqlite3.OperationalError):
+            code = getattr(err, "sqlite_errorcode", None)
+            return code is not None and code & 0xFF in _SQLITE_CONTENTION
+    return False
 
 
 def enable_wal(conn: Any, timeout_s: float = 10.0) -> None:

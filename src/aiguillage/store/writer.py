@@ -36,16 +36,17 @@ its transaction, or on a connection whose peer still acknowledges packets but ne
 and no connection setting bounds that. ``expire_overdue``, run every second on each loop, fails
 the records older than that with ``NotConfirmed`` (the request is answered 503, not
 acknowledged; its record may still be committed later), and while the thread has been on one
-batch for longer, new records fail at once.
-
-``refusal`` tells the request path, before it calls any upstream, that a record could not be
-kept now: the thread is stuck as above, or the last commit failed because the database was
-unavailable. The request is then answered 503 at once, rather than paid for upstream, with
-personal data sent out, and left unrecorded. While the database is down, one request per second
-(per process) goes through all the same: its commit is how the writer learns it is back. On PostgreSQL each transaction of the writer also
+batch for longer, new records fail at once. On PostgreSQL each transaction of the writer also
 carries server-side bounds: ``lock_timeout`` and ``statement_timeout`` at ``timeout_s``, so
 the server gives up on it too, and ``idle_in_transaction_session_timeout``, so a replica that
 froze while holding the audit log's lock loses its transaction and the others go on.
+
+``refusal`` tells the request path, before it calls any upstream, that a record could not be
+kept now: the thread is stuck as above, or the last commit failed because the database was
+down (not merely contended: ``store.db.contention``). The request is then answered 503 at
+once, rather than paid for upstream, with personal data sent out, and left unrecorded. While
+the database is down, one request per second (per process) goes through all the same: its
+commit is how the writer learns it is back.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ from sqlalchemy.engine import Connection, make_url
 
 from aiguillage.errors import out_of_files
 from aiguillage.store.checkpointer import WalCheckpointer
-from aiguillage.store.db import BUSY_TIMEOUT_MS, Database, NotConfirmed, driver_cursor, unavailable
+from aiguillage.store.db import BUSY_TIMEOUT_MS, Database, NotConfirmed, contention, driver_cursor, unavailable
 
 try:
     import fcntl
@@ -488,8 +489,9 @@ class GroupCommitWriter:
         except _Busy:
             return _LOCKED
         except Exception as exc:  # the futures carry it to each waiting request
-            # Out of open files is the process's burst, not the database being down (errors.py).
-            down = None if out_of_files(exc) else unavailable(exc)
+            # Neither running out of open files (the process's burst, errors.py) nor contention
+            # between transactions means the database is down.
+            down = None if out_of_files(exc) or contention(exc) else unavailable(exc)
             if down is not None and self._down is None:  # it has just gone: no probe for a second
                 self._probe_at = time.monotonic() + PROBE_INTERVAL_S
             self._down = down
