@@ -88,13 +88,15 @@ class Gateway:
         build_extensions(self)
 
     async def _expire_records(self, writer: GroupCommitWriter) -> None:
-        """Answer the requests whose record the database has not confirmed in time (503): a few
-        times per ``record_timeout_s``, at least every second."""
+        """Answer the requests whose record the database has not confirmed in time (503), and
+        while the database is down, find out when it is back: a few times per
+        ``record_timeout_s``, at least every second."""
         interval = min(1.0, self.settings.resilience.record_timeout_s / 4)
         while True:
             await asyncio.sleep(interval)
             try:
                 writer.expire_overdue()
+                writer.probe_if_down()
             except Exception:  # the watch must outlive any one failure
                 log.exception("expiring unconfirmed records failed")
 

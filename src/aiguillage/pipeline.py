@@ -412,7 +412,7 @@ def resource_error(exc: BaseException, where: str) -> GatewayError | None:
     reason = store_unavailable(exc)
     if reason is not None:
         warn_503("database unavailable", where, exc)
-        unconfirmed = any(isinstance(e, NotConfirmed) for e in causes(exc))
+        unconfirmed = any(isinstance(e, NotConfirmed) and e.queued for e in causes(exc))
         return StoreUnavailable(reason, StoreUnavailable.UNCONFIRMED if unconfirmed else StoreUnavailable.NOT_RECORDED)
     return None
 

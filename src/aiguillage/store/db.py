@@ -95,10 +95,12 @@ class NotConfirmed(Exception):
     stalled (a lock held by a stuck replica, a server that stopped answering on a live
     connection). The record may still be committed later; the request was not acknowledged."""
 
-    def __init__(self, timeout_s: float) -> None:
+    def __init__(self, timeout_s: float, queued: bool = True) -> None:
         super().__init__(f"the record was not confirmed within {timeout_s:g} s")
         self.timeout_s = timeout_s
-        self.reason = f"it did not confirm the record within {timeout_s:g} s"
+        self.queued = queued  # False: failed at once, never queued, so never committed
+        self.reason = (f"it did not confirm the record within {timeout_s:g} s" if queued
+                       else f"it has not finished a commit for over {timeout_s:g} s")
 
 
 def unavailable(exc: BaseException | None) -> str | None:

@@ -45,8 +45,9 @@ froze while holding the audit log's lock loses its transaction and the others go
 kept now: the thread is stuck as above, or the last commit failed because the database was
 down (not merely contended: ``store.db.contention``). The request is then answered 503 at
 once, rather than paid for upstream, with personal data sent out, and left unrecorded. While
-the database is down, one request per second (per process) goes through all the same: its
-commit is how the writer learns it is back.
+the database is down, ``probe_if_down`` (run with ``expire_overdue``) has the thread try a
+write that changes nothing; once one commits, requests are served again. A real request is
+never the probe: it would learn about the database only after its whole upstream call.
 """
 
 from __future__ import annotations
@@ -85,6 +86,7 @@ class Sink(Protocol):
 
 
 _STOP = object()
+_PROBE = object()
 
 
 class GroupCommitWriter:
@@ -98,8 +100,8 @@ class GroupCommitWriter:
         # each was submitted (timeout_s only): what expire_overdue looks through.
         self._unsettled: dict[asyncio.AbstractEventLoop, dict[asyncio.Future[None], float]] = {}
         self._busy_since: float | None = None  # when the thread took its current batch
-        self._down: str | None = None  # why the last commit failed, when the database was unavailable
-        self._probe_at = 0.0  # while _down: when the next request may go through to find out
+        self._down: str | None = None  # why the last commit failed, when the database was down
+        self._probing = False  # a probe is queued or running (see probe_if_down)
         # PostgreSQL: the server-side bounds of each of the writer's transactions (see the docstring).
         self._pg_bounds = None if timeout_s is None else (
             "SELECT set_config('lock_timeout', %(t)s, true), set_config('statement_timeout', %(t)s, true), "
@@ -166,7 +168,7 @@ class GroupCommitWriter:
             if since is not None and (now - since > self.timeout_s or since == self._stuck_since):
                 # The thread has been on one batch for longer than a request may wait: the
                 # database is stalled. Say so now, not after another whole timeout.
-                fut.set_exception(NotConfirmed(self.timeout_s))
+                fut.set_exception(NotConfirmed(self.timeout_s, queued=False))
                 return fut
         if alone and loop not in self._pending:
             outcome = self._try_lead([record])
@@ -239,15 +241,47 @@ class GroupCommitWriter:
         since = self._busy_since
         if since is not None and self.timeout_s is not None and (
                 time.monotonic() - since > self.timeout_s or since == self._stuck_since):
-            return NotConfirmed(self.timeout_s).reason
-        down = self._down
-        if down is None:
-            return None
-        now = time.monotonic()
-        if now >= self._probe_at:  # this one goes through: its commit tells whether the database is back
-            self._probe_at = now + PROBE_INTERVAL_S
-            return None
-        return down
+            return f"it has not finished a commit for over {self.timeout_s:g} s"
+        return self._down
+
+    def probe_if_down(self) -> bool:
+        """While the database is down: queue one write that changes nothing, whose commit tells
+        that it is back (see ``refusal``). Whether one was queued."""
+        if self._down is None or self._probing or self._stopping or self._closed or self._thread is None:
+            return False
+        self._probing = True
+        self._q.put(_PROBE)
+        return True
+
+    def _probe(self) -> None:
+        """Run on the thread, under ``_idle``."""
+        try:
+            with self._turn():
+                with self._transaction() as tx:
+                    conn = tx if isinstance(tx, Connection) else tx.connection
+                    if self.db.is_sqlite:
+                        self._set_busy_wait(conn, True)
+                    elif self._pg_bounds is not None:
+                        driver_cursor(conn).execute(*self._pg_bounds)
+                    driver_cursor(conn).execute(_PROBE_SQL)
+        except Exception as exc:
+            self._note_down(exc)
+            log.debug("the database is still unavailable", exc_info=True)
+            self._drop_connection()
+        else:
+            self._down = None
+            self._log_recovery()
+        finally:
+            self._probing = False
+
+    def _note_down(self, exc: BaseException) -> None:
+        # Neither running out of open files (the process's burst, errors.py) nor contention
+        # between transactions means the database is down; nor does a bug, which leaves the
+        # state as it was.
+        if not out_of_files(exc) and not contention(exc):
+            down = unavailable(exc)
+            if down is not None:
+                self._down = down
 
     def _settle(self, loop: asyncio.AbstractEventLoop, futs: list[asyncio.Future[None]],
                 error: BaseException | None) -> None:
@@ -331,7 +365,7 @@ class GroupCommitWriter:
                     item = self._q.get_nowait()
                 except queue.Empty:
                     break
-                if item is not _STOP:
+                if item is not _STOP and item is not _PROBE:
                     leftovers.append(item)
         if leftovers:
             with self._idle:
@@ -343,13 +377,16 @@ class GroupCommitWriter:
         if self.checkpointer is not None:
             self.checkpointer.close()
 
-    def _take_batch(self) -> tuple[list[Any], bool]:
+    def _take_batch(self) -> tuple[list[Any], bool, bool]:
+        """The next batch, whether to stop after it, whether to probe after it."""
         first = self._q.get()
         if first is _STOP:
-            return [], True
+            return [], True, False
+        if first is _PROBE:
+            return [], False, True
         batch = [first]
         size = len(first[1])
-        stop = False
+        stop = probe = False
         while size < self.max_batch:
             try:
                 item = self._q.get_nowait()
@@ -358,14 +395,17 @@ class GroupCommitWriter:
             if item is _STOP:
                 stop = True
                 break
+            if item is _PROBE:
+                probe = True
+                continue
             batch.append(item)
             size += len(item[1])
-        return batch, stop
+        return batch, stop, probe
 
     def _run(self) -> None:
         try:
             while True:
-                batch, stop = self._take_batch()
+                batch, stop, probe = self._take_batch()
                 with self._idle:
                     try:
                         if batch:
@@ -375,6 +415,8 @@ class GroupCommitWriter:
                         self._busy_since = None
                         with self._queued_lock:
                             self._queued -= len(batch)
+                    if probe:
+                        self._probe()
                     if stop:
                         self._closed = True
                         return
@@ -480,24 +522,19 @@ class GroupCommitWriter:
                     for sink in self.sinks:
                         sink.write(conn, records)
                 self._finish_checkpoint()
-            self.batches += 1
-            self.records += len(records)
-            self._down = None
-            if self._outage[0]:
-                self._log_recovery()
-            return None
         except _Busy:
             return _LOCKED
         except Exception as exc:  # the futures carry it to each waiting request
-            # Neither running out of open files (the process's burst, errors.py) nor contention
-            # between transactions means the database is down.
-            down = None if out_of_files(exc) or contention(exc) else unavailable(exc)
-            if down is not None and self._down is None:  # it has just gone: no probe for a second
-                self._probe_at = time.monotonic() + PROBE_INTERVAL_S
-            self._down = down
+            self._note_down(exc)
             self._log_failure(len(records))
             self._drop_connection()  # start the next batch on a fresh connection
             return exc
+        self.batches += 1
+        self.records += len(records)
+        # Requests stay refused until a probe commits (a batch may have written no row at all).
+        if self._outage[0]:
+            self._log_recovery()
+        return None
 
     def _log_failure(self, records: int) -> None:
         """The failed commit's traceback, at most every 10 s, with the count since: during an
@@ -516,10 +553,10 @@ class GroupCommitWriter:
     def _log_recovery(self) -> None:
         """Once a commit succeeds again: how many failed since the last success, so the log shows
         the whole outage, the failures after its last rate-limited message included."""
-        log.warning("group commit works again, after %d failed batch(es), %d record(s)", *self._outage)
+        if self._outage[0]:
+            log.warning("group commit works again, after %d failed batch(es), %d record(s)", *self._outage)
         self._outage = [0, 0]
         self._failed = [0, 0]
-        self._failed_logged = float("-inf")  # the next outage's first failure is logged at once
 
     def _finish_checkpoint(self) -> None:
         """When the checkpoint thread asks: copy the last pages of the log while this writer still
@@ -581,8 +618,8 @@ _LOCKED = _Busy()  # another process holds the write lock
 # over 3. More was not clearly better: 25 gave +9.9% over 10 in one comparison and nothing in
 # another, 30 nothing; and an idle loop spins through the retries for nothing.
 LOCKED_RETRIES = 10
-# While the database is down, how often a request goes through to find out whether it is back.
-PROBE_INTERVAL_S = 1.0
+# What a probe writes (see probe_if_down): a table every installation has, left as it was.
+_PROBE_SQL = "UPDATE schema_versions SET version = version"
 # The longest a writer's PostgreSQL transaction may sit idle before the server ends it: it is
 # never idle for more than a few milliseconds unless its process froze, holding the log's lock.
 IDLE_IN_TX_S = 10.0
