@@ -7,6 +7,7 @@ The outage is a TCP forwarder in front of the real PostgreSQL, cut and restored 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import sqlite3
 import threading
@@ -43,6 +44,26 @@ def pg_database(pg_url: str) -> Iterator[str]:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@contextlib.contextmanager
+def _gateway_behind_forwarder(tmp_path: Path, pg_database: str, query: str = "",
+                              **top: Any) -> Iterator[tuple[GatewayProcess, TcpForwarder, FakeOpenAI]]:
+    """A gateway (one worker) on the real PostgreSQL through a forwarder the test can cut, and
+    a fake upstream ``u``."""
+    forwarder = TcpForwarder("127.0.0.1", 5432).start()
+    upstream = FakeOpenAI("u").start()
+    cfg = catalog(openai_deployment("u", upstream.url),
+                  database_url=f"postgresql://postgres@127.0.0.1:{forwarder.port}/{pg_database}{query}", **top)
+    gw = GatewayProcess(tmp_path, cfg, workers=1)
+    try:
+        gw.start()
+        yield gw, forwarder, upstream
+    finally:
+        forwarder.resume()
+        gw.stop()
+        upstream.stop()
+        forwarder.stop()
+
+
 def _assert_store_unavailable(status: int, headers: httpx.Headers, error: dict) -> None:
     assert status == 503
     assert error["code"] == "store_unavailable" and error["type"] == "server_error"
@@ -52,14 +73,8 @@ def _assert_store_unavailable(status: int, headers: httpx.Headers, error: dict) 
 
 
 def test_a_database_outage_is_a_503_and_the_gateway_recovers(tmp_path: Path, pg_database: str) -> None:
-    forwarder = TcpForwarder("127.0.0.1", 5432).start()
-    upstream = FakeOpenAI("u").start()
     # connect_timeout in the URL wins over the gateway's own default (10 s): the black hole below.
-    cfg = catalog(openai_deployment("u", upstream.url),
-                  database_url=f"postgresql://postgres@127.0.0.1:{forwarder.port}/{pg_database}?connect_timeout=2")
-    gw = GatewayProcess(tmp_path, cfg, workers=1)
-    try:
-        gw.start()
+    with _gateway_behind_forwarder(tmp_path, pg_database, "?connect_timeout=2") as (gw, forwarder, _upstream):
         key = gw.key()
         client = openai.OpenAI(base_url=gw.url + "/v1", api_key=key, max_retries=0)
         assert client.chat.completions.create(model="auto", messages=MESSAGES).choices[0].message.content
@@ -133,10 +148,6 @@ def test_a_database_outage_is_a_503_and_the_gateway_recovers(tmp_path: Path, pg_
 
         verify = gw.cli("audit", "verify", check=False)
         assert verify.returncode == 0, verify.stdout + verify.stderr
-    finally:
-        gw.stop()
-        upstream.stop()
-        forwarder.stop()
 
 
 def _served_again(url: str, auth: dict[str, str], within_s: float = 10.0) -> float:
@@ -214,14 +225,8 @@ def test_a_database_that_stalls_mid_query_is_a_503_within_the_record_timeout(tmp
     """PostgreSQL stops answering on live connections while its peer still acknowledges every
     packet (a server process that froze, a proxy in front of a dead server): no connection
     setting bounds that wait, the record timeout does."""
-    forwarder = TcpForwarder("127.0.0.1", 5432).start()
-    upstream = FakeOpenAI("u").start()
-    cfg = catalog(openai_deployment("u", upstream.url), resilience={"record_timeout_s": 2},
-                  database_url=f"postgresql://postgres@127.0.0.1:{forwarder.port}/{pg_database}")
-    gw = GatewayProcess(tmp_path, cfg, workers=1)
     auth = {"authorization": ""}
-    try:
-        gw.start()
+    with _gateway_behind_forwarder(tmp_path, pg_database, resilience={"record_timeout_s": 2}) as (gw, forwarder, upstream):
         key = gw.key()
         auth["authorization"] = f"Bearer {key}"
         client = openai.OpenAI(base_url=gw.url + "/v1", api_key=key, max_retries=0, timeout=60)
@@ -261,24 +266,13 @@ def test_a_database_that_stalls_mid_query_is_a_503_within_the_record_timeout(tmp
         assert r.status_code == 200, r.text
         verify = gw.cli("audit", "verify", check=False)
         assert verify.returncode == 0, verify.stdout + verify.stderr
-    finally:
-        forwarder.resume()
-        gw.stop()
-        upstream.stop()
-        forwarder.stop()
 
 
 def test_while_the_database_is_down_requests_are_refused_before_going_upstream(tmp_path: Path, pg_database: str) -> None:
     """Once a commit has failed for want of the database, requests are answered 503 at once
     instead of being paid for upstream, their prompt sent out, and then not recorded. The
     gateway itself probes the database every second, and serves again once it is back."""
-    forwarder = TcpForwarder("127.0.0.1", 5432).start()
-    upstream = FakeOpenAI("u").start()
-    cfg = catalog(openai_deployment("u", upstream.url),
-                  database_url=f"postgresql://postgres@127.0.0.1:{forwarder.port}/{pg_database}?connect_timeout=2")
-    gw = GatewayProcess(tmp_path, cfg, workers=1)
-    try:
-        gw.start()
+    with _gateway_behind_forwarder(tmp_path, pg_database, "?connect_timeout=2") as (gw, forwarder, upstream):
         auth = {"authorization": f"Bearer {gw.key()}"}
 
         def chat() -> httpx.Response:
@@ -305,10 +299,6 @@ def test_while_the_database_is_down_requests_are_refused_before_going_upstream(t
         assert chat().status_code == 200
         verify = gw.cli("audit", "verify", check=False)
         assert verify.returncode == 0, verify.stdout + verify.stderr
-    finally:
-        gw.stop()
-        upstream.stop()
-        forwarder.stop()
 
 
 def test_a_lock_timeout_fails_the_batch_but_only_a_database_that_is_down_refuses_requests(pg_database: str) -> None:
