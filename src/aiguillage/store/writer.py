@@ -241,7 +241,7 @@ class GroupCommitWriter:
         since = self._busy_since
         if since is not None and self.timeout_s is not None and (
                 time.monotonic() - since > self.timeout_s or since == self._stuck_since):
-            return f"it has not finished a commit for over {self.timeout_s:g} s"
+            return NotConfirmed(self.timeout_s, queued=False).reason
         return self._down
 
     def probe_if_down(self) -> bool:
