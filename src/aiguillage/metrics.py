@@ -39,6 +39,8 @@ BREAKER = Gauge("aiguillage_breaker_open", "1 while a deployment's circuit break
                 multiprocess_mode="max")
 BUDGET_REMAINING = Gauge("aiguillage_budget_remaining_eur", "Remaining budget", ["scope", "owner"],
                          multiprocess_mode="mostrecent")
+REFUSED = Counter("aiguillage_requests_refused",
+                  "Requests refused before any upstream call, as their record could not be kept now", ["reason"])
 BUDGET_WARNINGS = Counter("aiguillage_budget_warnings", "Soft-budget warnings", ["scope", "owner"])
 
 

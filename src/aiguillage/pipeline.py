@@ -80,7 +80,8 @@ class ChatPipeline:
             # The record could not be kept now: answer before anything goes upstream, where the
             # call would be paid for, and the prompt sent, with no record of either.
             metrics.child(metrics.REQUESTS, key.tenant, "none", "503").inc()
-            raise StoreUnavailable(refused, StoreUnavailable.NOT_SERVED)
+            metrics.child(metrics.REFUSED, refused[0]).inc()
+            raise StoreUnavailable(refused[1], StoreUnavailable.NOT_SERVED)
         span = gw.tracing.span
         decision = Decision(
             request_id=request_id, tenant=key.tenant, key_id=key.key_id, endpoint=endpoint,

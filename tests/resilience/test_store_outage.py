@@ -150,6 +150,18 @@ def test_a_database_outage_is_a_503_and_the_gateway_recovers(tmp_path: Path, pg_
         assert verify.returncode == 0, verify.stdout + verify.stderr
 
 
+def _wait_for_count(url: str, series: str, expected: float) -> None:
+    """Until the series in /metrics reads ``expected`` (the workers flush their counts every second)."""
+    deadline = time.monotonic() + 10
+    while True:
+        got = next((float(line.rsplit(" ", 1)[1]) for line in httpx.get(url + "/metrics", timeout=10).text.splitlines()
+                    if line.startswith(series + " ")), None)
+        if got == expected or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
+    assert got == expected, (series, got, expected)
+
+
 def _served_again(url: str, auth: dict[str, str], within_s: float = 10.0) -> float:
     """Post until a chat completion is served (refused meanwhile: 503 ``store_unavailable``, the
     request not served); how long that took."""
@@ -254,6 +266,7 @@ def test_a_database_that_stalls_mid_query_is_a_503_within_the_record_timeout(tmp
             assert "the request was not served" in r.json()["error"]["message"]
             assert time.monotonic() - t0 < 1.0
         assert len(upstream.requests) == calls
+        _wait_for_count(gw.url, 'aiguillage_requests_refused_total{reason="commit_stuck"}', 3)
 
         forwarder.resume()
         deadline = time.monotonic() + 15
@@ -293,6 +306,7 @@ def test_while_the_database_is_down_requests_are_refused_before_going_upstream(t
         assert "the request was not recorded" in answers[0]  # answered upstream, then not recorded
         assert all("the request was not served" in a for a in answers[1:]), answers
         assert len(upstream.requests) - calls == 1  # only the first, which found the database gone
+        _wait_for_count(gw.url, 'aiguillage_requests_refused_total{reason="database_down"}', len(answers) - 1)
 
         forwarder.restore()
         assert _served_again(gw.url, auth) < 2.5  # the next second's probe found the database back
@@ -323,7 +337,7 @@ def test_a_lock_timeout_fails_the_batch_but_only_a_database_that_is_down_refuses
     holder = psycopg.connect(f"postgresql://postgres@127.0.0.1:5432/{pg_database}")
     holder.execute("SELECT id FROM contended WHERE id = 1 FOR UPDATE")  # and keep the transaction open
 
-    async def main() -> tuple[BaseException, BaseException, str | None]:
+    async def main() -> tuple[BaseException, BaseException, tuple[str, str] | None]:
         down_error = (await asyncio.gather(down.submit({"n": 1}), return_exceptions=True))[0]
         refused = down.refusal()  # at once
         lock_error = (await asyncio.gather(contended.submit({"n": 1}), return_exceptions=True))[0]
@@ -336,16 +350,17 @@ def test_a_lock_timeout_fails_the_batch_but_only_a_database_that_is_down_refuses
         assert unavailable(lock_error) and contention(lock_error)
         deadline = time.monotonic() + 5
         # The thread, which spent the whole timeout on that batch, is a moment from being done with it.
-        while (refused := contended.refusal()) == "it has not finished a commit for over 1 s" and time.monotonic() < deadline:
+        while (refused := contended.refusal()) == ("commit_stuck", "it has not finished a commit for over 1 s") \
+                and time.monotonic() < deadline:
             time.sleep(0.01)
         assert refused is None
         assert unavailable(down_error) == "PostgreSQL unreachable or failing" and not contention(down_error)
-        assert refused_at_once == "PostgreSQL unreachable or failing"
+        assert refused_at_once == ("database_down", "PostgreSQL unreachable or failing")
         assert down.probe_if_down() and not down.probe_if_down()  # one probe at a time
         deadline = time.monotonic() + 5
         while not down.probe_if_down() and time.monotonic() < deadline:  # the first one is over
             time.sleep(0.01)
-        assert down.refusal() == "PostgreSQL unreachable or failing"  # the probe found it still down
+        assert down.refusal() == ("database_down", "PostgreSQL unreachable or failing")  # the probe found it still down
         assert not contended.probe_if_down()  # nothing to find out
     finally:
         holder.close()

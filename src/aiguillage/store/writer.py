@@ -235,14 +235,15 @@ class GroupCommitWriter:
                 with self._queued_lock:
                     self._waiting -= 1
 
-    def refusal(self) -> str | None:
+    def refusal(self) -> tuple[str, str] | None:
         """Why a new request cannot be recorded now, so must not be served (see the module's
-        docstring), or None."""
+        docstring), or None: ``("commit_stuck" | "database_down", the reason in words)``."""
         since = self._busy_since
         if since is not None and self.timeout_s is not None and (
                 time.monotonic() - since > self.timeout_s or since == self._stuck_since):
-            return NotConfirmed(self.timeout_s, queued=False).reason
-        return self._down
+            return "commit_stuck", NotConfirmed(self.timeout_s, queued=False).reason
+        down = self._down
+        return None if down is None else ("database_down", down)
 
     def probe_if_down(self) -> bool:
         """While the database is down: queue one write that changes nothing, whose commit tells
