@@ -212,7 +212,7 @@ def test_a_failing_batch_fails_its_futures_and_the_next_commits(tmp_path: Path, 
         await asyncio.gather(*(writer.submit({"n": 100 + i}) for i in range(7)))
         return failed, _count(path)
 
-    caplog.set_level(logging.WARNING, logger="aiguillage.store.writer")
+    caplog.set_level(logging.WARNING, logger="aiguillage.store")
     try:
         failed, committed = asyncio.run(main())
     finally:

@@ -26,9 +26,8 @@ always go to the thread.
 Records from one process are committed in submission order: the loop writes only when the
 thread has nothing queued or in hand.
 
-With SQLite, the writers of several worker processes take turns through an exclusive
-``flock`` on a file next to the database: the next writer is woken the moment the lock is
-released, where SQLite's own busy handler would poll with 1, 2, 5, 10... ms sleeps.
+With SQLite, the writers of several worker processes take turns through a lock file next to
+the database (``store/writer_lock.py``).
 
 A request waits for its record at most ``timeout_s`` (``resilience.record_timeout_s``): a
 database can stall rather than fail, on a lock held by a replica that froze in the middle of
@@ -43,7 +42,7 @@ froze while holding the audit log's lock loses its transaction and the others go
 
 ``refusal`` tells the request path, before it calls any upstream, that a record could not be
 kept now: the thread is stuck as above, or the last commit failed because the database was
-down (not merely contended: ``store.db.contention``). The request is then answered 503 at
+down (``store/outage.py``). The request is then answered 503 at
 once, rather than paid for upstream, with personal data sent out, and left unrecorded. While
 the database is down, ``probe_if_down`` (run with ``expire_overdue``) has the thread try a
 write that changes nothing; once one commits, requests are served again. A real request is
@@ -53,9 +52,7 @@ never the probe: it would learn about the database only after its whole upstream
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import os
 import queue
 import sqlite3
 import threading
@@ -65,14 +62,11 @@ from typing import Any, Protocol
 
 from sqlalchemy.engine import Connection, make_url
 
-from aiguillage.errors import out_of_files
 from aiguillage.store.checkpointer import WalCheckpointer
-from aiguillage.store.db import BUSY_TIMEOUT_MS, Database, NotConfirmed, contention, driver_cursor, unavailable
-
-try:
-    import fcntl
-except ImportError:  # not POSIX: SQLite's own busy handler arbitrates between processes
-    fcntl = None  # type: ignore[assignment]
+from aiguillage.store.db import BUSY_TIMEOUT_MS, Database, NotConfirmed, driver_cursor
+from aiguillage.store.outage import Outage
+from aiguillage.store.writer_lock import Busy as _Busy
+from aiguillage.store.writer_lock import WriterLock
 
 log = logging.getLogger(__name__)
 
@@ -100,8 +94,7 @@ class GroupCommitWriter:
         # each was submitted (timeout_s only): what expire_overdue looks through.
         self._unsettled: dict[asyncio.AbstractEventLoop, dict[asyncio.Future[None], float]] = {}
         self._busy_since: float | None = None  # when the thread took its current batch
-        self._down: str | None = None  # why the last commit failed, when the database was down
-        self._probing = False  # a probe is queued or running (see probe_if_down)
+        self.outage = Outage()  # whether the database is down, and the log of failed commits
         # PostgreSQL: the server-side bounds of each of the writer's transactions (see the docstring).
         self._pg_bounds = None if timeout_s is None else (
             "SELECT set_config('lock_timeout', %(t)s, true), set_config('statement_timeout', %(t)s, true), "
@@ -120,7 +113,6 @@ class GroupCommitWriter:
         # journal the COMMIT waits for readers, so the leader restores the timeout at once.
         self._no_busy_wait = False
         self._wal: bool | None = None  # _conn's journal mode is WAL (None: not asked yet)
-        self._lock: int | None = None  # fd of the cross-process writer lock file (SQLite only); -1: none
         # Records submitted from each event loop since its last hand-over (written or queued).
         self._pending: dict[asyncio.AbstractEventLoop, list[tuple[dict[str, Any], asyncio.Future[None]]]] = {}
         self._tries: dict[asyncio.AbstractEventLoop, int] = {}  # hand-overs that found the lock taken
@@ -136,17 +128,15 @@ class GroupCommitWriter:
         self._waiting = 0  # batches retrying on a loop timer for another process's lock
         # SQLite file: WAL checkpoints run on a thread of their own, never in a commit of ours.
         path = self._sqlite_file()
+        self.lock = WriterLock(path)  # turns between the worker processes' writers (SQLite file)
         self.checkpointer = WalCheckpointer(path) if path else None
         self._autocheckpoint: int | None = None  # _conn's wal_autocheckpoint before we turned it off
         self.batches = 0
         self.records = 0
-        self._failed = [0, 0]  # failed batches and records since the last logged failure
-        self._outage = [0, 0]  # failed batches and records since the last successful commit
-        self._failed_logged = float("-inf")
 
     def start(self) -> None:
         if self._thread is None:
-            self._lock_fd()  # opened now, not at the first commit, which may come in a burst
+            self.lock.open()  # now, not at the first commit, which may come in a burst
             self._thread = threading.Thread(target=self._run, name="aiguillage-writer", daemon=True)
             self._thread.start()
             if self.checkpointer is not None:
@@ -242,22 +232,23 @@ class GroupCommitWriter:
         if since is not None and self.timeout_s is not None and (
                 time.monotonic() - since > self.timeout_s or since == self._stuck_since):
             return "commit_stuck", NotConfirmed(self.timeout_s, queued=False).reason
-        down = self._down
+        down = self.outage.down
         return None if down is None else ("database_down", down)
 
     def probe_if_down(self) -> bool:
         """While the database is down: queue one write that changes nothing, whose commit tells
         that it is back (see ``refusal``). Whether one was queued."""
-        if self._down is None or self._probing or self._stopping or self._closed or self._thread is None:
+        outage = self.outage
+        if outage.down is None or outage.probing or self._stopping or self._closed or self._thread is None:
             return False
-        self._probing = True
+        outage.probing = True
         self._q.put(_PROBE)
         return True
 
     def _probe(self) -> None:
         """Run on the thread, under ``_idle``."""
         try:
-            with self._turn():
+            with self.lock.turn():
                 with self._transaction() as tx:
                     conn = tx if isinstance(tx, Connection) else tx.connection
                     if self.db.is_sqlite:
@@ -266,23 +257,12 @@ class GroupCommitWriter:
                         driver_cursor(conn).execute(*self._pg_bounds)
                     driver_cursor(conn).execute(_PROBE_SQL)
         except Exception as exc:
-            self._note_down(exc)
-            log.debug("the database is still unavailable", exc_info=True)
+            self.outage.probe_failed(exc)
             self._drop_connection()
         else:
-            self._down = None
-            self._log_recovery()
+            self.outage.probe_committed()
         finally:
-            self._probing = False
-
-    def _note_down(self, exc: BaseException) -> None:
-        # Neither running out of open files (the process's burst, errors.py) nor contention
-        # between transactions means the database is down; nor does a bug, which leaves the
-        # state as it was.
-        if not out_of_files(exc) and not contention(exc):
-            down = unavailable(exc)
-            if down is not None:
-                self._down = down
+            self.outage.probing = False
 
     def _settle(self, loop: asyncio.AbstractEventLoop, futs: list[asyncio.Future[None]],
                 error: BaseException | None) -> None:
@@ -374,7 +354,7 @@ class GroupCommitWriter:
                     self._commit(leftovers)
                 finally:
                     self._drop_connection()
-        self._close_lock()
+        self.lock.close()
         if self.checkpointer is not None:
             self.checkpointer.close()
 
@@ -441,44 +421,12 @@ class GroupCommitWriter:
                 cur.execute("PRAGMA wal_autocheckpoint=0")
         return self._conn.begin()
 
-    @contextlib.contextmanager
-    def _turn(self, try_only: bool = False) -> Any:
-        """Hold the cross-process writer lock (file-backed SQLite only) for one transaction.
-        ``try_only``: raise ``_Busy`` instead of waiting for it."""
-        fd = self._lock_fd()
-        if fd is None:
-            yield
-            return
-        try:
-            # Blocking: waits without the GIL until the other writer commits.
-            fcntl.flock(fd, fcntl.LOCK_EX | (fcntl.LOCK_NB if try_only else 0))
-        except BlockingIOError:
-            raise _Busy from None
-        try:
-            yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-
     def _sqlite_file(self) -> str | None:
         """The database file's path (SQLite on a file), else None."""
         if not self.db.is_sqlite:
             return None
         path = make_url(self.db.url).database
         return path if path and path != ":memory:" and not path.startswith("file:") else None
-
-    def _lock_fd(self) -> int | None:
-        if self._lock is None and fcntl is not None:
-            path = self._sqlite_file()
-            if path:
-                self._lock = os.open(path + ".writer-lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-            else:
-                self._lock = -1
-        return self._lock if self._lock is not None and self._lock >= 0 else None
-
-    def _close_lock(self) -> None:
-        if self._lock is not None and self._lock >= 0:
-            os.close(self._lock)
-        self._lock = None
 
     def _drop_connection(self) -> None:
         # The lock file stays open: a commit that failed for want of open files must not give up
@@ -511,7 +459,7 @@ class GroupCommitWriter:
         ``try_only`` (SQLite): return ``_LOCKED``, having written nothing, rather than wait for the
         writer lock file or the database's write lock."""
         try:
-            with self._turn(try_only):
+            with self.lock.turn(try_only):
                 with self._transaction() as tx:
                     conn = tx if isinstance(tx, Connection) else tx.connection
                     if try_only:
@@ -526,38 +474,13 @@ class GroupCommitWriter:
         except _Busy:
             return _LOCKED
         except Exception as exc:  # the futures carry it to each waiting request
-            self._note_down(exc)
-            self._log_failure(len(records))
+            self.outage.commit_failed(exc, len(records))
             self._drop_connection()  # start the next batch on a fresh connection
             return exc
         self.batches += 1
         self.records += len(records)
-        # Requests stay refused until a probe commits (a batch may have written no row at all).
-        if self._outage[0]:
-            self._log_recovery()
+        self.outage.committed()
         return None
-
-    def _log_failure(self, records: int) -> None:
-        """The failed commit's traceback, at most every 10 s, with the count since: during an
-        outage every batch fails, and the requests themselves are answered 503. Called under
-        ``_idle`` (one writer at a time), from within the ``except``."""
-        self._failed[0] += 1
-        self._failed[1] += records
-        self._outage[0] += 1
-        self._outage[1] += records
-        now = time.monotonic()
-        if now - self._failed_logged >= 10.0:
-            log.exception("group commit failed: %d batch(es), %d record(s) since the last such message",
-                          self._failed[0], self._failed[1])
-            self._failed_logged, self._failed = now, [0, 0]
-
-    def _log_recovery(self) -> None:
-        """Once a commit succeeds again: how many failed since the last success, so the log shows
-        the whole outage, the failures after its last rate-limited message included."""
-        if self._outage[0]:
-            log.warning("group commit works again, after %d failed batch(es), %d record(s)", *self._outage)
-        self._outage = [0, 0]
-        self._failed = [0, 0]
 
     def _finish_checkpoint(self) -> None:
         """When the checkpoint thread asks: copy the last pages of the log while this writer still
@@ -605,10 +528,6 @@ class GroupCommitWriter:
             except RuntimeError:  # that loop is closed: nobody is waiting any more
                 self._unsettled.pop(loop, None)
                 continue
-
-
-class _Busy(Exception):
-    """A try-only leader commit found a lock taken; nothing was written."""
 
 
 _BUSY = _Busy()  # this process's writer thread is busy
