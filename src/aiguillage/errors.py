@@ -31,6 +31,7 @@ __all__ = [
     "out_of_files",
     "causes",
     "warn_503",
+    "LogThrottle",
     "UpstreamError",
     "UpstreamTimeout",
     "UpstreamConnectError",
@@ -207,20 +208,40 @@ def _no_descriptor_left() -> bool:
     return False
 
 
-_warned: dict[str, list[float]] = {}  # kind -> [time of the last warning, requests since]
+class LogThrottle:
+    """At most one log line every ``interval_s`` for something that comes in bursts (every
+    request in flight during an outage), with the counts it stands for: one line with a count
+    says as much as thousands."""
+
+    def __init__(self, interval_s: float = 10.0) -> None:
+        self.interval_s = interval_s
+        self._last = float("-inf")
+        self._counts: list[int] = []
+
+    def tick(self, *amounts: int) -> list[int] | None:
+        """Count one occurrence (``amounts``: what to add to each count). The counts since the
+        last line when a line is due now, else None."""
+        self._counts = [c + a for c, a in zip(self._counts, amounts)] if self._counts else list(amounts)
+        now = time.monotonic()
+        if now - self._last < self.interval_s:
+            return None
+        counts, self._last, self._counts = self._counts, now, []
+        return counts
+
+    def clear(self) -> None:
+        """Forget the counts since the last line (a later line said them)."""
+        self._counts = []
+
+
+_warned: dict[str, LogThrottle] = {}
 
 
 def warn_503(kind: str, where: str, exc: BaseException) -> None:
-    """Log a 503 of ``kind`` (running out of open files, the database unavailable) at most every
-    10 s: it comes in bursts of every request in flight, and one line with a count says as much
-    as thousands."""
-    state = _warned.setdefault(kind, [float("-inf"), 0])
-    state[1] += 1
-    now = time.monotonic()
-    if now - state[0] >= 10.0:
+    """Log a 503 of ``kind`` (running out of open files, the database unavailable), throttled."""
+    counts = _warned.setdefault(kind, LogThrottle()).tick(1)
+    if counts is not None:
         logging.getLogger("aiguillage").warning(
-            "%s: %d request(s) answered 503 since the last such warning; %s: %s", kind, state[1], where, exc)
-        state[0], state[1] = now, 0
+            "%s: %d request(s) answered 503 since the last such warning; %s: %s", kind, counts[0], where, exc)
 
 
 class UpstreamError(GatewayError):

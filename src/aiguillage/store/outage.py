@@ -14,38 +14,30 @@ Used under the writer's ``_idle`` lock (one commit at a time); the request path 
 from __future__ import annotations
 
 import logging
-import time
 
-from aiguillage.errors import out_of_files
+from aiguillage.errors import LogThrottle, out_of_files
 from aiguillage.store.db import contention, unavailable
 
 log = logging.getLogger(__name__)
 
 __all__ = ["Outage"]
 
-LOG_EVERY_S = 10.0
-
-
 class Outage:
     def __init__(self) -> None:
         self.down: str | None = None  # why the last failed commit failed, while the database is down
         self.probing = False  # a probe is queued or running
-        self._failed = [0, 0]  # failed batches and records since the last logged failure
+        self._failures = LogThrottle()  # failed batches and records since the last logged failure
         self._since_ok = [0, 0]  # failed batches and records since the last successful commit
-        self._logged = float("-inf")
 
     def commit_failed(self, exc: BaseException, records: int) -> None:
         """A batch of ``records`` failed with ``exc``. Call from within the ``except``: the log
         gets its traceback."""
         self._note(exc)
-        self._failed[0] += 1
-        self._failed[1] += records
         self._since_ok[0] += 1
         self._since_ok[1] += records
-        now = time.monotonic()
-        if now - self._logged >= LOG_EVERY_S:
-            log.exception("group commit failed: %d batch(es), %d record(s) since the last such message", *self._failed)
-            self._logged, self._failed = now, [0, 0]
+        counts = self._failures.tick(1, records)
+        if counts is not None:
+            log.exception("group commit failed: %d batch(es), %d record(s) since the last such message", *counts)
 
     def committed(self) -> None:
         """A batch committed. Requests stay refused until a probe commits: a batch may have
@@ -53,7 +45,7 @@ class Outage:
         if self._since_ok[0]:
             log.warning("group commit works again, after %d failed batch(es), %d record(s)", *self._since_ok)
             self._since_ok = [0, 0]
-            self._failed = [0, 0]
+            self._failures.clear()
 
     def probe_failed(self, exc: BaseException) -> None:
         self._note(exc)
