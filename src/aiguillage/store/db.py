@@ -103,50 +103,48 @@ class NotConfirmed(Exception):
                        else f"it has not finished a commit for over {timeout_s:g} s")
 
 
+# Of the unavailable states and codes above, those that come from contention, not from the
+# database being down: a deadlock or serialization failure between replicas, a lock or a
+# statement timed out, SQLite busy or locked. The next transaction may well go through.
+_PG_CONTENTION_STATES = {"40001", "40P01", "55P03", "57014"}
+_SQLITE_CONTENTION = {5, 6}
+
+
 def unavailable(exc: BaseException | None) -> str | None:
     """Why the database could not be used, in a few words, when ``exc`` (or an error it was raised
     from) says it is unreachable or unwritable; None for any other error, a bug among them."""
+    found = _classify(exc)
+    return None if found is None else found[0]
+
+
+def contention(exc: BaseException | None) -> bool:
+    """Whether ``exc`` is one of ``unavailable``'s errors that come from contention between
+    transactions rather than from the database being down."""
+    found = _classify(exc)
+    return found is not None and found[1]
+
+
+def _classify(exc: BaseException | None) -> tuple[str, bool] | None:
+    """``unavailable``'s reason and whether it is contention, or None."""
     psycopg = sys.modules.get("psycopg")  # only loaded when PostgreSQL is configured
     for err in causes(exc):
         # The words go to the client: no host, port or path (the log has the whole error).
         if isinstance(err, NotConfirmed):
-            return err.reason
+            return err.reason, False
         if isinstance(err, sa.exc.TimeoutError):
-            return "every connection to it is busy"
+            return "every connection to it is busy", True
         if psycopg is not None and isinstance(err, psycopg.Error):
             state = getattr(err, "sqlstate", None)
             if state is None:  # failed in the client: connecting, or the connection broke
                 down = isinstance(err, (psycopg.OperationalError, psycopg.InterfaceError))
             else:
                 down = state[:2] in _PG_UNAVAILABLE_CLASSES or state in _PG_UNAVAILABLE_STATES
-            return "PostgreSQL unreachable or failing" if down else None
+            return ("PostgreSQL unreachable or failing", state in _PG_CONTENTION_STATES) if down else None
         if isinstance(err, sqlite3.OperationalError):
             code = getattr(err, "sqlite_errorcode", None)
             what = _SQLITE_UNAVAILABLE.get(code & 0xFF) if code is not None else None
-            return f"SQLite: {what}" if what else None
+            return (f"SQLite: {what}", code & 0xFF in _SQLITE_CONTENTION) if what and code is not None else None
     return None
-
-
-# Of those, the ones that come from contention, not from the database being down: a deadlock or
-# serialization failure between replicas, a lock or a statement timed out, SQLite busy or
-# locked. The next transaction may well go through.
-_PG_CONTENTION_STATES = {"40001", "40P01", "55P03", "57014"}
-_SQLITE_CONTENTION = {5, 6}
-
-
-def contention(exc: BaseException | None) -> bool:
-    """Whether ``exc`` (or an error it was raised from) is one of ``unavailable``'s errors that
-    come from contention between transactions rather than from the database being down."""
-    psycopg = sys.modules.get("psycopg")
-    for err in causes(exc):
-        if isinstance(err, sa.exc.TimeoutError):
-            return True  # every pooled connection busy
-        if psycopg is not None and isinstance(err, psycopg.Error):
-            return getattr(err, "sqlstate", None) in _PG_CONTENTION_STATES
-        if isinstance(err, sqlite3.OperationalError):
-            code = getattr(err, "sqlite_errorcode", None)
-            return code is not None and code & 0xFF in _SQLITE_CONTENTION
-    return False
 
 
 def enable_wal(conn: Any, timeout_s: float = 10.0) -> None:
