@@ -176,6 +176,39 @@ def test_a_batch_that_finds_another_process_committing_tries_again_on_the_loop(t
     assert sink.threads == ["MainThread", "MainThread"] and sink.batch_sizes == [5, 3]
 
 
+def test_a_batch_waits_on_the_loop_through_another_process_s_commit_then_hands_a_stall_to_the_thread(
+        tmp_path: Path) -> None:
+    """Another worker's commit that outlasts the loop's quick retries (here 20 ms, on a loop with
+    nothing else to do) is still waited out on the loop, as handing over would leave the thread
+    holding the lock while it waits for the GIL. A lock held for longer than LOCKED_WAIT_S is a
+    stall: the thread takes the batch and waits for it there."""
+    from aiguillage.store import writer as writer_module
+
+    path, sink, writer, other = _writer_and_another_connection(tmp_path)
+
+    async def main() -> float:
+        loop = asyncio.get_running_loop()
+        other.execute("BEGIN IMMEDIATE")
+        loop.call_later(0.02, other.execute, "COMMIT")
+        await asyncio.wait_for(asyncio.gather(*(writer.submit({"n": i}) for i in range(3))), 10)
+        other.execute("BEGIN IMMEDIATE")
+        held = writer_module.LOCKED_WAIT_S * 6
+        loop.call_later(held, other.execute, "COMMIT")
+        t0 = time.monotonic()
+        await asyncio.wait_for(asyncio.gather(*(writer.submit({"n": 3 + i}) for i in range(2))), 10)
+        return time.monotonic() - t0
+
+    try:
+        waited = asyncio.run(main())
+    finally:
+        writer.close()
+        other.close()
+    assert _count(path) == 5
+    assert sink.batch_sizes == [3, 2]
+    assert sink.threads == ["MainThread", "aiguillage-writer"]
+    assert waited >= writer_module.LOCKED_WAIT_S * 6 - 0.01  # the thread did wait for the lock
+
+
 def test_close_writes_a_batch_that_was_waiting_for_another_process(tmp_path: Path) -> None:
     path, sink, writer, other = _writer_and_another_connection(tmp_path)
     other.execute("BEGIN IMMEDIATE")  # another process is committing, for longer than close() takes

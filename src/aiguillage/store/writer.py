@@ -11,9 +11,10 @@ On SQLite the event loop writes its batch itself, at the end of the iteration th
 (``_hand_over``), whenever the writer is idle and the locks are free: it takes the writer lock
 file and the database's write lock without blocking (``LOCK_NB``, ``BEGIN IMMEDIATE`` with no
 busy wait). When another worker process holds them, the batch tries again at the end of each
-of the loop's next few iterations, taking in the records submitted meanwhile: under load the
-other commit is over by then. Otherwise the batch goes to the writer thread, which waits for
-the locks without holding up the loop. Writing on the loop blocks it for one commit (its fsync
+of the loop's next few iterations, then every millisecond, taking in the records submitted
+meanwhile: under load the other commit is over by then. Only a lock held for longer than
+``LOCKED_WAIT_S`` sends the batch to the writer thread, which waits for the locks without
+holding up the loop. Writing on the loop blocks it for one commit (its fsync
 included), but saves what the thread costs per request under load: every SQLite call releases
 and retakes the GIL, so a writer thread beside a busy loop means GIL hand-overs (futex calls,
 context switches) and a cross-thread wake-up per batch. Measured at c=64 in six interleaved pairs of
@@ -115,7 +116,8 @@ class GroupCommitWriter:
         self._wal: bool | None = None  # _conn's journal mode is WAL (None: not asked yet)
         # Records submitted from each event loop since its last hand-over (written or queued).
         self._pending: dict[asyncio.AbstractEventLoop, list[tuple[dict[str, Any], asyncio.Future[None]]]] = {}
-        self._tries: dict[asyncio.AbstractEventLoop, int] = {}  # hand-overs that found the lock taken
+        # Per loop, for a batch that found the lock taken: (tries so far, monotonic time of the first).
+        self._tries: dict[asyncio.AbstractEventLoop, tuple[int, float]] = {}
         self._idle = threading.Lock()  # held by whoever is writing a batch: the thread or a leader
         # Batches put on the queue and not yet committed by the thread. Counted before the put and
         # uncounted after the commit, under _idle: a leader holding _idle that reads 0 cannot
@@ -196,7 +198,7 @@ class GroupCommitWriter:
         are written here if the writer is idle (SQLite); wait for the next iteration if another
         process is writing (``LOCKED_RETRIES``); else become one queue item for the thread."""
         items = self._pending.pop(loop, None)
-        tries = self._tries.pop(loop, 0)
+        tries, since = self._tries.pop(loop, (0, 0.0))
         if not items:
             return
         again = False
@@ -208,14 +210,20 @@ class GroupCommitWriter:
                     self._settle(loop, [fut for _record, fut in items], RuntimeError("the group-commit writer is closed"))
                 return
             outcome = self._try_lead([record for record, _fut in items])
-            if outcome is _LOCKED and tries < LOCKED_RETRIES and self._count_waiting(tries):
-                # Another worker is committing: try again at the next iteration, with the records
-                # submitted meanwhile, rather than hand over to the thread. The thread would hold
-                # the lock while it waits for the GIL to run the sinks, stalling the other worker.
+            if not tries:
+                since = time.monotonic()
+            if outcome is _LOCKED and (tries < LOCKED_RETRIES or time.monotonic() - since < LOCKED_WAIT_S) \
+                    and self._count_waiting(tries):
+                # Another worker is committing: try again soon, with the records submitted
+                # meanwhile, rather than hand over to the thread. The thread would hold the lock
+                # while it waits for the GIL to run the sinks, stalling the other worker.
                 again = True
                 self._pending[loop] = items
-                self._tries[loop] = tries + 1
-                loop.call_soon(self._hand_over, loop)
+                self._tries[loop] = (tries + 1, since)
+                if tries < LOCKED_RETRIES:
+                    loop.call_soon(self._hand_over, loop)
+                else:  # a longer commit: stop spinning the loop, look again in a millisecond
+                    loop.call_later(LOCKED_PAUSE_S, self._hand_over, loop)
             elif not isinstance(outcome, _Busy):
                 self._settle(loop, [fut for _record, fut in items], outcome)
             elif not self._enqueue((loop, items)):
@@ -533,11 +541,16 @@ class GroupCommitWriter:
 _BUSY = _Busy()  # this process's writer thread is busy
 _LOCKED = _Busy()  # another process holds the write lock
 # While another process commits, a batch retries at each of the loop's next LOCKED_RETRIES
-# iterations, then goes to the thread. Measured with 2 workers, interleaved pairs
-# (docs/benchmarks.md, sixth session): 3 retries gave +7.6% req/s at c=64 over none, 10 +3.9%
-# over 3. More was not clearly better: 25 gave +9.9% over 10 in one comparison and nothing in
-# another, 30 nothing; and an idle loop spins through the retries for nothing.
+# iterations, then every LOCKED_PAUSE_S until LOCKED_WAIT_S have passed since its first try, and
+# only then goes to the thread. Measured with 2 workers, interleaved pairs (docs/benchmarks.md):
+# 3 retries gave +7.6% req/s at c=64 over none, 10 +3.9% over 3 (sixth session); going on past
+# the 10 until the lock is free, rather than handing over, gave +3.6% over 10 (twelfth
+# session). Each look costs one non-blocking flock. A lock held for longer than LOCKED_WAIT_S is
+# not another worker's commit but a stall (a frozen replica, a long erasure): the thread then
+# waits for it, and the record timeout and the refusals see a busy writer (``refusal``).
 LOCKED_RETRIES = 10
+LOCKED_PAUSE_S = 0.001
+LOCKED_WAIT_S = 0.05
 # What a probe writes (see probe_if_down): a table every installation has, left as it was.
 _PROBE_SQL = "UPDATE schema_versions SET version = version"
 # The longest a writer's PostgreSQL transaction may sit idle before the server ends it: it is
