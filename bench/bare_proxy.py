@@ -16,10 +16,21 @@ from __future__ import annotations
 
 import argparse
 import os
+import time
 
 from pyreqwest.client import Client, ClientBuilder
 
 ENV_UPSTREAM = "BARE_PROXY_UPSTREAM"
+# Optional: µs of pure-Python CPU the event loop spends on each request, a stand-in for the
+# gateway's own work. It shows what the server's and the client's threads cost per request once
+# the loop is busy (bench/gateway_profile.py --threads --bare --busy-us N).
+ENV_BUSY_US = "BARE_PROXY_BUSY_US"
+
+
+def _busy(seconds: float) -> None:
+    end = time.perf_counter() + seconds  # read without a system call, unlike a thread CPU clock
+    while time.perf_counter() < end:
+        pass
 
 
 class BareProxy:
@@ -28,6 +39,7 @@ class BareProxy:
     def __init__(self) -> None:
         self.upstream = os.environ[ENV_UPSTREAM].rstrip("/") + "/v1/chat/completions"
         self.session: Client | None = None
+        self.busy_s = float(os.environ.get(ENV_BUSY_US) or 0) / 1e6
 
     async def post(self, body: bytes) -> tuple[int, bytes]:
         if self.session is None:
@@ -38,6 +50,8 @@ class BareProxy:
 
     async def __rsgi__(self, scope, proto) -> None:  # noqa: ANN001
         status, data = await self.post(await proto())
+        if self.busy_s:
+            _busy(self.busy_s)
         proto.response_bytes(status, [("content-type", "application/json")], data)
 
     def __rsgi_del__(self, loop) -> None:  # noqa: ANN001

@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/gateway_profile.py                  # c=64, 15 s of samples
     .venv/bin/python bench/gateway_profile.py --conc 1 --seconds 10
+    .venv/bin/python bench/gateway_profile.py --threads [--bare [--busy-us N]]   # CPU of each thread
 
 Same set-up as bench/gateway_vs_litellm.py (fake upstream, 2 workers, real key, model "auto").
 While wrk loads the gateway, ``py-spy record`` samples one worker; the folded stacks go to
@@ -15,6 +16,7 @@ import argparse
 import collections
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -48,14 +50,31 @@ def summarise(folded: Path, top: int) -> str:
     return "\n".join(lines)
 
 
-def threads_cpu(pids: list[int]) -> dict[str, float]:
-    """CPU seconds of every thread of ``pids``, summed by thread name, user and system apart."""
+def python_thread_names(pids: list[int]) -> dict[str, str]:
+    """Thread id -> Python thread name, from ``py-spy dump``. Python does not name its threads for
+    the OS, so in /proc they carry the process's name, like the server's native threads."""
+    pyspy = Path(PYTHON).parent / "py-spy"
+    names: dict[str, str] = {}
+    for pid in pids:
+        dump = subprocess.run([str(pyspy), "dump", "-p", str(pid)], capture_output=True, text=True, timeout=60).stdout
+        names.update(re.findall(r'^Thread (\d+) \([^)]*\): "(.*)"$', dump, flags=re.MULTILINE))
+    return names
+
+
+def threads_cpu(pids: list[int], names: dict[str, str] | None = None) -> dict[str, float]:
+    """CPU seconds of every thread of ``pids``, summed by thread name, user and system apart.
+    ``names``: Python's names for its threads (``python_thread_names``); the rest are native."""
     out: collections.Counter[str] = collections.Counter()
+    names = names or {}
     for pid in pids:
         for task in Path(f"/proc/{pid}/task").iterdir():
             try:
-                # Python does not name its threads for the OS: the event loop is the main thread.
-                name = "event loop (main thread)" if task.name == str(pid) else (task / "comm").read_text().strip()
+                if task.name == str(pid):
+                    name = "event loop (main thread)"
+                elif task.name in names:
+                    name = f"{names[task.name]} (Python thread)"
+                else:
+                    name = f"{(task / 'comm').read_text().strip()} (native thread)"
                 user, system = cpu_times(task / "stat")
             except FileNotFoundError:
                 continue  # a thread that ended meanwhile
@@ -64,8 +83,8 @@ def threads_cpu(pids: list[int]) -> dict[str, float]:
     return out
 
 
-def thread_table(before: dict[str, float], after: dict[str, float], r) -> str:  # type: ignore[no-untyped-def]
-    lines = [f"c64 load: {r.rps:.0f} req/s over {r.requests} requests", "", "µs of CPU per request  thread"]
+def thread_table(before: dict[str, float], after: dict[str, float], r, conc: int) -> str:  # type: ignore[no-untyped-def]
+    lines = [f"c={conc} load: {r.rps:.0f} req/s over {r.requests} requests", "", "µs of CPU per request  thread"]
     total = 0.0
     for name in sorted(after, key=lambda n: before.get(n, 0.0) - after[n]):
         us = (after[name] - before.get(name, 0.0)) / r.requests * 1e6
@@ -74,6 +93,32 @@ def thread_table(before: dict[str, float], after: dict[str, float], r) -> str:  
             lines.append(f"{us:10.1f}  {name}")
     lines.append(f"{total:10.1f}  all threads")
     return "\n".join(lines)
+
+
+def bare_threads(wrk: str, args: argparse.Namespace) -> None:
+    """The per-thread table for the bare proxy: what the server's and the client's threads cost
+    when the event loop has almost nothing to do, beside aiguillage's (``--threads``)."""
+    with tempfile.TemporaryDirectory(prefix="aiguillage-profile-") as tmp:
+        work = Path(tmp)
+        upstream, url = start_upstream(work)
+        port = free_port()
+        proc = Proc("bare", [PYTHON, str(BENCH / "bare_proxy.py"), "--port", str(port), "--upstream", url,
+                             "--workers", "2"], env={"PYTHONPATH": str(BENCH), "BARE_PROXY_BUSY_US": str(args.busy_us)},
+                    log=work / "bare.log", cwd=BENCH)
+        base = f"http://127.0.0.1:{port}/v1/chat/completions"
+        try:
+            wait_until(proc, lambda: http("POST", base, {"model": "bench-upstream", **CHAT_BODY}, timeout=2)[0] == 200,
+                       60, "proxied answer")
+            load_env = {"BENCH_MODEL": "bench-upstream"}
+            run_wrk(wrk, base, args.conc, 3, load_env)  # warm-up
+            pids = [p for p in proc.group_pids() if p != proc.pid]
+            names = python_thread_names(pids)
+            before = threads_cpu(pids, names)
+            r = run_wrk(wrk, base, args.conc, args.seconds, load_env)
+            print(thread_table(before, threads_cpu(pids, names), r, args.conc))
+        finally:
+            proc.stop()
+            upstream.stop()
 
 
 def main() -> None:
@@ -86,8 +131,17 @@ def main() -> None:
                     help="sample only the thread holding the GIL: Python's own CPU, no waits")
     ap.add_argument("--threads", action="store_true",
                     help="no py-spy: CPU per request of each thread of every worker, from /proc")
+    ap.add_argument("--bare", action="store_true",
+                    help="with --threads: the same table for the bare proxy (bench/bare_proxy.py), the floor")
+    ap.add_argument("--busy-us", type=float, default=0.0,
+                    help="with --bare: pure-Python CPU its event loop spends per request, like a gateway's work")
     args = ap.parse_args()
     wrk = ensure_wrk()
+    if args.bare:
+        if not args.threads:
+            raise SystemExit("--bare goes with --threads")
+        bare_threads(wrk, args)
+        return
     pyspy = Path(PYTHON).parent / "py-spy"
     if not pyspy.exists():
         raise SystemExit("py-spy is missing: pip install -e '.[bench]' (it is in the bench extra)")
@@ -117,9 +171,10 @@ def main() -> None:
             run_wrk(wrk, base, args.conc, 3, load_env)  # warm-up
             if args.threads:
                 pids = [p for p in gw.group_pids() if p != gw.pid]
-                before = threads_cpu(pids)
+                names = python_thread_names(pids)
+                before = threads_cpu(pids, names)
                 r = run_wrk(wrk, base, args.conc, args.seconds, load_env)
-                print(thread_table(before, threads_cpu(pids), r))
+                print(thread_table(before, threads_cpu(pids, names), r, args.conc))
                 return
             result: dict = {}
             load = threading.Thread(target=lambda: result.update(
