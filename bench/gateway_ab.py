@@ -9,7 +9,8 @@ A variant is ``NAME=SRC_DIR[:INTERFACE[:WORKERS]]``: the gateway runs with ``PYT
 with ``WORKERS`` worker processes (2 by default, as in bench/gateway_vs_litellm.py). All
 variants start before the first measurement and stay up; each round measures every variant once
 (``--seconds`` after a 2 s warm-up), the order flipping from round to round, so the machine's
-drift (±25% within the hour here) hits all of them alike. Prints every cell, then medians.
+drift (±25% within the hour here) hits all of them alike. Prints every cell, then medians,
+with the share of the whole machine's CPU time left idle during each cell.
 """
 
 from __future__ import annotations
@@ -25,6 +26,13 @@ from pathlib import Path
 
 from gateway_common import CHAT_BODY, PYTHON, Proc, ensure_wrk, free_port, http, run_wrk, wait_until
 from gateway_vs_litellm import aiguillage_config, start_upstream
+
+
+def machine_ticks() -> tuple[int, int]:
+    """(all, idle + iowait) CPU ticks of the whole machine since boot, from /proc/stat. A
+    gateway that leaves cores idle under load is waiting (on a lock, a disk), not computing."""
+    ticks = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return sum(ticks), ticks[3] + ticks[4]
 
 
 def start(work: Path, upstream: str, name: str, src: str, interface: str, workers: int) -> tuple[Proc, str, str]:
@@ -75,20 +83,32 @@ def main() -> None:
                 proc, base, key = servers[name]
                 env = {"BENCH_KEY": key, "BENCH_MODEL": "auto"}
                 run_wrk(wrk, base + "/v1/chat/completions", args.conc, 2, env)
-                cpu0 = proc.cpu_seconds()
+                cpu0, machine0 = proc.cpu_seconds(), machine_ticks()
                 w = run_wrk(wrk, base + "/v1/chat/completions", args.conc, args.seconds, env)
                 cpu = (proc.cpu_seconds() - cpu0) / max(1, w.requests) * 1e6
-                results[name].append((w.rps, cpu, w.p50_ms, w.p99_ms))
+                machine1 = machine_ticks()
+                idle = 100 * (machine1[1] - machine0[1]) / max(1, machine1[0] - machine0[0])
+                results[name].append((w.rps, cpu, w.p50_ms, w.p99_ms, idle))
                 print(f"round {r} {name}: {w.rps:,.0f} req/s, {cpu:.0f} µs CPU/req, p50 {w.p50_ms:.3f} ms, "
-                      f"p99 {w.p99_ms:.1f} ms", flush=True)
+                      f"p99 {w.p99_ms:.1f} ms, machine idle {idle:.1f}%", flush=True)
     finally:
         for proc, _base, _key in servers.values():
             proc.stop()
         upstream.stop()
+    names = list(results)
+    if len(names) == 2 and results[names[0]] and len(results[names[0]]) == len(results[names[1]]):
+        # Each round measured both within seconds of each other: their ratio cancels the drift
+        # that moves a variant's own figures by ±25% from round to round here.
+        a, b = (results[n] for n in names)
+        ratios = [rb[0] / ra[0] for ra, rb in zip(a, b)]
+        won = sum(r > 1 for r in ratios)
+        print(f"\n{names[1]} / {names[0]} req/s, per round: {', '.join(f'{r:.3f}' for r in ratios)}; "
+              f"median {statistics.median(ratios):.3f}, {names[1]} ahead in {won} of {len(ratios)}")
     print(f"\nc={args.conc}, medians of {args.rounds} rounds:")
     for name, rows in results.items():
-        med = [statistics.median(row[i] for row in rows) for i in range(4)]
-        print(f"  {name}: {med[0]:,.0f} req/s, {med[1]:.0f} µs CPU/req, p50 {med[2]:.3f} ms, p99 {med[3]:.1f} ms")
+        med = [statistics.median(row[i] for row in rows) for i in range(5)]
+        print(f"  {name}: {med[0]:,.0f} req/s, {med[1]:.0f} µs CPU/req, p50 {med[2]:.3f} ms, p99 {med[3]:.1f} ms, "
+              f"machine idle {med[4]:.1f}%")
 
 
 if __name__ == "__main__":
