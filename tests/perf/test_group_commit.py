@@ -178,7 +178,7 @@ def test_a_batch_that_finds_another_process_committing_tries_again_on_the_loop(t
 
 def test_a_batch_waits_on_the_loop_through_another_process_s_commit_then_hands_a_stall_to_the_thread(
         tmp_path: Path) -> None:
-    """Another worker's commit that outlasts the loop's quick retries (here 20 ms, on a loop with
+    """Another worker's commit that outlasts the loop's quick retries (here 10 ms, on a loop with
     nothing else to do) is still waited out on the loop, as handing over would leave the thread
     holding the lock while it waits for the GIL. A lock held for longer than LOCKED_WAIT_S is a
     stall: the thread takes the batch and waits for it there."""
@@ -189,7 +189,7 @@ def test_a_batch_waits_on_the_loop_through_another_process_s_commit_then_hands_a
     async def main() -> float:
         loop = asyncio.get_running_loop()
         other.execute("BEGIN IMMEDIATE")
-        loop.call_later(0.02, other.execute, "COMMIT")
+        loop.call_later(0.01, other.execute, "COMMIT")
         await asyncio.wait_for(asyncio.gather(*(writer.submit({"n": i}) for i in range(3))), 10)
         other.execute("BEGIN IMMEDIATE")
         held = writer_module.LOCKED_WAIT_S * 6
