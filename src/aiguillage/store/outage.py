@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 
 __all__ = ["Outage"]
 
+
 class Outage:
     def __init__(self) -> None:
         self.down: str | None = None  # why the last failed commit failed, while the database is down

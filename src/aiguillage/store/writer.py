@@ -156,8 +156,7 @@ class GroupCommitWriter:
             return fut
         if self.timeout_s is not None:
             now = time.monotonic()
-            since = self._busy_since
-            if since is not None and (now - since > self.timeout_s or since == self._stuck_since):
+            if self._stuck(now, self.timeout_s):
                 # The thread has been on one batch for longer than a request may wait: the
                 # database is stalled. Say so now, not after another whole timeout.
                 fut.set_exception(NotConfirmed(self.timeout_s, queued=False))
@@ -237,12 +236,17 @@ class GroupCommitWriter:
     def refusal(self) -> tuple[str, str] | None:
         """Why a new request cannot be recorded now, so must not be served (see the module's
         docstring), or None: ``("commit_stuck" | "database_down", the reason in words)``."""
-        since = self._busy_since
-        if since is not None and self.timeout_s is not None and (
-                time.monotonic() - since > self.timeout_s or since == self._stuck_since):
+        # Every request asks: the clock is read only while the thread is on a batch.
+        if self._busy_since is not None and self.timeout_s is not None and self._stuck(time.monotonic(), self.timeout_s):
             return "commit_stuck", NotConfirmed(self.timeout_s, queued=False).reason
         down = self.outage.down
         return None if down is None else ("database_down", down)
+
+    def _stuck(self, now: float, timeout_s: float) -> bool:
+        """The thread has been on its batch for longer than ``timeout_s``, or records expired
+        waiting for that batch."""
+        since = self._busy_since
+        return since is not None and (now - since > timeout_s or since == self._stuck_since)
 
     def probe_if_down(self) -> bool:
         """While the database is down: queue one write that changes nothing, whose commit tells
@@ -259,11 +263,7 @@ class GroupCommitWriter:
         try:
             with self.lock.turn():
                 with self._transaction() as tx:
-                    conn = tx if isinstance(tx, Connection) else tx.connection
-                    if self.db.is_sqlite:
-                        self._set_busy_wait(conn, True)
-                    elif self._pg_bounds is not None:
-                        driver_cursor(conn).execute(*self._pg_bounds)
+                    conn = self._begin(tx, try_only=False)
                     driver_cursor(conn).execute(_PROBE_SQL)
         except Exception as exc:
             self.outage.probe_failed(exc)
@@ -470,13 +470,7 @@ class GroupCommitWriter:
         try:
             with self.lock.turn(try_only):
                 with self._transaction() as tx:
-                    conn = tx if isinstance(tx, Connection) else tx.connection
-                    if try_only:
-                        self._begin_as_leader(conn)
-                    elif self.db.is_sqlite:
-                        self._set_busy_wait(conn, True)
-                    elif self._pg_bounds is not None:
-                        driver_cursor(conn).execute(*self._pg_bounds)
+                    conn = self._begin(tx, try_only)
                     for sink in self.sinks:
                         sink.write(conn, records)
                 self._finish_checkpoint()
@@ -490,6 +484,19 @@ class GroupCommitWriter:
         self.records += len(records)
         self.outage.committed()
         return None
+
+    def _begin(self, tx: Any, try_only: bool) -> Connection:
+        """The connection of ``tx``, its transaction started as a writer's: without waiting for
+        any lock (``try_only``, SQLite), waiting up to busy_timeout, or (PostgreSQL) under the
+        server-side bounds of the module's docstring."""
+        conn = tx if isinstance(tx, Connection) else tx.connection
+        if try_only:
+            self._begin_as_leader(conn)
+        elif self.db.is_sqlite:
+            self._set_busy_wait(conn, True)
+        elif self._pg_bounds is not None:
+            driver_cursor(conn).execute(*self._pg_bounds)
+        return conn
 
     def _finish_checkpoint(self) -> None:
         """When the checkpoint thread asks: copy the last pages of the log while this writer still
@@ -547,9 +554,10 @@ _LOCKED = _Busy()  # another process holds the write lock
 # 3 retries gave +7.6% req/s at c=64 over none, 10 +3.9% over 3 (sixth session); waiting on
 # past the 10, up to LOCKED_WAIT_S, rather than handing over, gave +11% at c=64 and +24% at
 # c=16 over 10 (twelfth session: median per-round ratios, ahead in every round), and the share
-# of the machine left idle at c=64 fell from 11% to 6%. Each look costs one non-blocking flock. A lock held for longer than LOCKED_WAIT_S is
-# not another worker's commit but a stall (a frozen replica, a long erasure): the thread then
-# waits for it, and the record timeout and the refusals see a busy writer (``refusal``).
+# of the machine left idle at c=64 fell from 11% to 6%. Each look costs one non-blocking flock.
+# A lock held for longer than LOCKED_WAIT_S is not another worker's commit but a stall (a frozen
+# replica, a long erasure): the thread then waits for it, and the record timeout and the
+# refusals see a busy writer (``refusal``).
 LOCKED_RETRIES = 10
 LOCKED_PAUSE_S = 0.001
 LOCKED_WAIT_S = 0.05
